@@ -39,7 +39,7 @@ public static class PgPoolConfigFile
             }
         }
 
-        return errors.Count > 0 ? throw new ConfigException(errors) : entries;
+        return errors.Count > 0 ? throw new ConfigException([.. errors]) : [.. entries];
     }
 
     private readonly record struct LineResult(string? Key, string? Value, string? Error);
