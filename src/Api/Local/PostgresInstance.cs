@@ -119,11 +119,9 @@ public sealed class PostgresInstance : IAsyncDisposable
         }
         catch
         {
-            if (!options.KeepOnDispose)
-            {
-                await instance.DisposeAsync();
-            }
-
+            // Half-made: remove it whatever KeepOnDispose says, or the next run would reuse a broken
+            // directory. The exception carries the server log.
+            await instance.DestroyAsync(CancellationToken.None);
             throw;
         }
     }
@@ -349,30 +347,46 @@ public sealed class PostgresInstance : IAsyncDisposable
             }
 
             _disposed = true;
-            if (Options.KeepOnDispose)
+            if (!Options.KeepOnDispose)
             {
-                return;
+                await DestroyCoreAsync();
             }
-
-            if (IsRunning)
-            {
-                try
-                {
-                    await StopCoreAsync(StopMode.Immediate, CancellationToken.None);
-                }
-                catch (InvalidOperationException)
-                {
-                    await KillCoreAsync(CancellationToken.None);
-                }
-            }
-
-            DeleteDirectory(DataDirectory);
-            DeleteDirectory(SocketDirectory);
         }
         finally
         {
             _lifecycle.Release();
         }
+    }
+
+    /// <summary>
+    /// Stops the server immediately and deletes its data directory and socket directory, whatever
+    /// <see cref="PostgresInstanceOptions.KeepOnDispose"/> says. The instance is unusable afterwards.
+    /// </summary>
+    public Task DestroyAsync(CancellationToken cancellationToken = default) =>
+        UnderLifecycleLockAsync(
+            async () =>
+            {
+                _disposed = true;
+                await DestroyCoreAsync();
+            },
+            cancellationToken);
+
+    private async Task DestroyCoreAsync()
+    {
+        if (IsRunning)
+        {
+            try
+            {
+                await StopCoreAsync(StopMode.Immediate, CancellationToken.None);
+            }
+            catch (InvalidOperationException)
+            {
+                await KillCoreAsync(CancellationToken.None);
+            }
+        }
+
+        DeleteDirectory(DataDirectory);
+        DeleteDirectory(SocketDirectory);
     }
 
     private async Task InitializeDataDirectoryAsync(CancellationToken cancellationToken)
