@@ -5,21 +5,8 @@ using PgPoolConsole.Tests.Infrastructure;
 
 namespace PgPoolConsole.Tests.InfrastructureTests;
 
-public sealed class PostgresInstanceTests : IAsyncLifetime
+public sealed class PostgresInstanceTests : OwnInstancesTestBase
 {
-    private TestDirectory _directory = null!;
-
-    public async Task InitializeAsync() => _directory = await TestDirectory.CreateAsync();
-
-    public async Task DisposeAsync() => await _directory.DisposeAsync();
-
-    private PostgresInstanceOptions Options(string name) => new()
-    {
-        BaseDirectory = _directory.Path,
-        Name = name,
-        FastUnsafe = true,
-    };
-
     [Fact]
     public async Task Create_FromTemplate_IsRunningAndAnswersAsPostgres15()
     {
@@ -102,5 +89,37 @@ public sealed class PostgresInstanceTests : IAsyncLifetime
         Assert.False(Directory.Exists(node.SocketDirectory));
         // PID 1 here reaps orphans lazily, so the pid may linger as a zombie: "alive" excludes those.
         Assert.False(ProcessTree.IsAlive(pid), $"postmaster {pid} still runs");
+    }
+
+    [Fact]
+    public async Task FreshInitdb_ExtraSettingsApply_AndOpenReusesTheDataDirectory()
+    {
+        var options = Options("e") with
+        {
+            UseTemplateCache = false,
+            MaxConnections = 30,
+            ExtraSettings = new Dictionary<string, string> { ["work_mem"] = "7MB", ["application_name"] = "it's quoted" },
+            KeepOnDispose = true,
+        };
+        var created = await PostgresInstance.CreateAsync(options);
+        Assert.Equal("7MB", await created.QueryScalarAsync<string>("SHOW work_mem"));
+        Assert.Equal("30", await created.QueryScalarAsync<string>("SHOW max_connections"));
+        await created.StopAsync();
+        await created.DisposeAsync(); // KeepOnDispose: files stay
+
+        await using var reopened = await PostgresInstance.OpenAsync(options with { Port = 0, KeepOnDispose = false });
+        Assert.Equal(created.Port, reopened.Port);
+        Assert.False(reopened.IsRunning);
+        await reopened.StartAsync();
+        Assert.Equal("it's quoted", await reopened.QueryScalarAsync<string>("SHOW application_name"));
+    }
+
+    [Fact]
+    public async Task CreateTwice_InTheSameDirectory_IsRefused()
+    {
+        await using var node = await PostgresInstance.CreateAsync(Options("f"));
+
+        await Assert.ThrowsAsync<IOException>(() => PostgresInstance.CreateAsync(Options("f")));
+        Assert.True(node.IsRunning);
     }
 }
