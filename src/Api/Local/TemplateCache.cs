@@ -31,7 +31,7 @@ internal static class TemplateCache
     public static async Task<string> GetAsync(CancellationToken cancellationToken)
     {
         var key = Key();
-        var build = Builds.GetOrAdd(key, k => new Lazy<Task<string>>(() => FindOrBuildAsync(k)));
+        var build = Builds.GetOrAdd(key, k => new Lazy<Task<string>>(() => FindOrBuildAsync(CacheDirectory, k)));
         try
         {
             // The shared build ignores any one caller's cancellation; a caller only stops waiting.
@@ -44,7 +44,7 @@ internal static class TemplateCache
         }
     }
 
-    private static string Key()
+    internal static string Key()
     {
         var material = string.Join('\n', [LayoutVersion, Path.GetFullPath(PostgresBinaries.Directory), .. InitdbArguments]);
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(material));
@@ -55,23 +55,24 @@ internal static class TemplateCache
         File.Exists(Path.Combine(dataDirectory, "PG_VERSION")) &&
         File.Exists(Path.Combine(dataDirectory, "global", "pg_control"));
 
-    private static async Task<string> FindOrBuildAsync(string key)
+    /// <summary>Finds the template <paramref name="key"/> in <paramref name="cacheDirectory"/> or builds it (no in-process sharing).</summary>
+    internal static async Task<string> FindOrBuildAsync(string cacheDirectory, string key)
     {
-        var final = Path.Combine(CacheDirectory, key);
+        var final = Path.Combine(cacheDirectory, key);
         if (IsComplete(final))
         {
             return final;
         }
 
-        await OsUser.CreateDirectoryForPostgresAsync(CacheDirectory);
+        await OsUser.CreateDirectoryForPostgresAsync(cacheDirectory);
         if (Directory.Exists(final))
         {
             // Not ours to have half-written (publishing is a rename), so something damaged it: set it aside.
             TryDelete(MoveAside(final));
         }
 
-        RemoveStaleStaging(key);
-        var staging = Path.Combine(CacheDirectory, $"{key}.staging-{Guid.NewGuid():N}");
+        RemoveStaleStaging(cacheDirectory, key);
+        var staging = Path.Combine(cacheDirectory, $"{key}.staging-{Guid.NewGuid():N}");
         try
         {
             await OsUser.CreateDirectoryForPostgresAsync(staging);
@@ -113,10 +114,10 @@ internal static class TemplateCache
         }
     }
 
-    private static void RemoveStaleStaging(string key)
+    private static void RemoveStaleStaging(string cacheDirectory, string key)
     {
         // A process killed mid-build leaves its staging folder; an hour is far longer than any initdb.
-        foreach (var directory in Directory.EnumerateDirectories(CacheDirectory, key + ".*"))
+        foreach (var directory in Directory.EnumerateDirectories(cacheDirectory, key + ".*"))
         {
             if (Directory.GetLastWriteTimeUtc(directory) < DateTime.UtcNow.AddHours(-1))
             {
