@@ -213,7 +213,7 @@ public sealed class DemoCluster
         var conf = new StringBuilder();
         void Line(string text = "") => conf.Append(text).Append('\n');
         void Setting(string name, string value, string? comment = null) =>
-            Line(comment is null ? $"{name} = {value}" : $"{name} = {value}".PadRight(40) + "# " + comment);
+            Line(comment is null ? $"{name} = {value}" : $"{name} = {value}".PadRight(38) + "  # " + comment);
         void Section(string title)
         {
             Line();

@@ -73,7 +73,7 @@ internal static class PostgresConfigFiles
         block.Append(BeginMarker).Append('\n');
         foreach (var (key, value) in settings)
         {
-            block.Append(key).Append(" = ").Append(Quote(value)).Append('\n');
+            block.Append(key).Append(" = ").Append(Value(value)).Append('\n');
         }
 
         block.Append(EndMarker).Append('\n');
@@ -121,9 +121,12 @@ internal static class PostgresConfigFiles
             {
                 inBlock = false;
             }
-            else if (inBlock && line.StartsWith(key + " = '", StringComparison.Ordinal) && line.EndsWith('\''))
+            else if (inBlock && line.StartsWith(key + " = ", StringComparison.Ordinal))
             {
-                value = line[(key.Length + 4)..^1].Replace("''", "'", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal);
+                var raw = line[(key.Length + 3)..];
+                value = raw.Length >= 2 && raw[0] == '\'' && raw[^1] == '\''
+                    ? raw[1..^1].Replace("''", "'", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal)
+                    : raw;
             }
         }
 
@@ -150,6 +153,12 @@ internal static class PostgresConfigFiles
             $"host    replication     all             127.0.0.1/32            {hostMethod}\n";
         File.WriteAllText(Path.Combine(dataDirectory, "pg_hba.conf"), text);
     }
+
+    /// <summary>Numbers and plain lower-case words (on, replica) as they are; anything else quoted.</summary>
+    public static string Value(string value) =>
+        value.Length > 0 && (value.All(char.IsAsciiDigit) || value.All(c => char.IsAsciiLetterLower(c) || c == '_'))
+            ? value
+            : Quote(value);
 
     /// <summary>A postgresql.conf string literal: single quotes, embedded quotes doubled, backslashes escaped.</summary>
     public static string Quote(string value) =>

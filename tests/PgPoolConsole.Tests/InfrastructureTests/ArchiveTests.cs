@@ -9,7 +9,8 @@ public sealed class ArchiveTests
     public async Task SwitchWal_AfterAWrite_SegmentLandsInTheNodesArchiveDirectory()
     {
         await using var directory = await TestDirectory.CreateAsync();
-        var archive = directory.Combine("archive", "node0");
+        // Quote, space and '%' check the quoting through postgresql.conf, archive_command and the shell.
+        var archive = directory.Combine("archive", "it's 100% node0");
         await using var node = await PostgresInstance.CreateAsync(new PostgresInstanceOptions
         {
             BaseDirectory = directory.Path,
