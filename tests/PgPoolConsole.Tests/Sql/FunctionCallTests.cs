@@ -1,0 +1,126 @@
+using PgPoolConsole.Proxy.Sql;
+
+namespace PgPoolConsole.Tests.Sql;
+
+public sealed class FunctionCallTests
+{
+    private static string[] Calls(string sql) =>
+        Assert.Single(StatementClassifier.ClassifyAll(sql)).FunctionCalls.Select(n => n.ToString()).ToArray();
+
+    [Theory]
+    [InlineData("SELECT nextval('s')", new[] { "nextval" })]
+    [InlineData("SELECT setval('s', 1), currval('s')", new[] { "setval", "currval" })]
+    [InlineData("SELECT count(*), count(a), sum(b) FROM t", new[] { "count", "sum" })]
+    [InlineData("SELECT pg_catalog.now(), public.f(1), db.s.g()", new[] { "pg_catalog.now", "public.f", "s.g" })]
+    [InlineData("SELECT \"MyFunc\"(1), \"My\"\"Schema\".\"F\"()", new[] { "MyFunc", "My\"Schema.F" })]
+    [InlineData("SELECT Upper(a) FROM t", new[] { "upper" })]
+    [InlineData("SELECT * FROM generate_series(1, 3) g(i)", new[] { "generate_series" })]
+    [InlineData("SELECT * FROM t, LATERAL f(t.a) x", new[] { "f" })]
+    [InlineData("SELECT * FROM t CROSS JOIN g(1)", new[] { "g" })]
+    [InlineData("SELECT a FROM t WHERE b = ANY (f(1)) AND NOT g(2) OR h(3) IN (1)", new[] { "f", "g", "h" })]
+    [InlineData("SELECT CASE WHEN f(1) THEN g(2) ELSE h(3) END", new[] { "f", "g", "h" })]
+    [InlineData("SELECT a FROM t ORDER BY lower(a) LIMIT f(1) OFFSET g(2)", new[] { "lower", "f", "g" })]
+    [InlineData("SELECT a FROM t GROUP BY lower(a) HAVING count(*) > 1", new[] { "lower", "count" })]
+    [InlineData("SELECT DISTINCT ON (a) upper(b) FROM t", new[] { "upper" })]
+    [InlineData("SELECT a OPERATOR(pg_catalog.+) abs(b) FROM t", new[] { "abs" })]
+    [InlineData("SELECT left('abc', 1), right('abc', 1), current_schema()", new[] { "left", "right", "current_schema" })]
+    [InlineData("SELECT x AT TIME ZONE lower('UTC') FROM t", new[] { "lower" })]
+    [InlineData("SELECT a LIKE f(b) ESCAPE g(c) FROM t", new[] { "f", "g" })]
+    [InlineData("SELECT (f(x)).a, ARRAY[g(1)], h(1)[1]", new[] { "f", "g", "h" })]
+    [InlineData("SELECT COALESCE(a, nextval('s')), NULLIF(b, f(1))", new[] { "nextval", "f" })]
+    [InlineData("SELECT count(*) FILTER (WHERE f(a)) OVER (PARTITION BY lower(b)) FROM t", new[] { "count", "f", "lower" })]
+    [InlineData("SELECT cube(1, 2), f(x) FROM t GROUP BY a, CUBE (b)", new[] { "cube", "f" })]
+    [InlineData("SELECT U&\"\\0066\"(1)", new[] { "f" })]
+    [InlineData("SELECT f(1); ", new[] { "f" })]
+    [InlineData("SELECT f(1) + f(2) + F(3)", new[] { "f" })]
+    [InlineData("INSERT INTO t (a) VALUES (nextval('s')) RETURNING f(a)", new[] { "nextval", "f" })]
+    [InlineData("INSERT INTO t AS x (a) SELECT g(1) ON CONFLICT (a) DO UPDATE SET a = h(2)", new[] { "g", "h" })]
+    [InlineData("UPDATE t SET (a, b) = (f(1), 2) FROM g(1) WHERE c = h(3)", new[] { "f", "g", "h" })]
+    [InlineData("DELETE FROM t USING f(1) WHERE t.a = g(2)", new[] { "f", "g" })]
+    [InlineData("MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN INSERT (a) VALUES (f(1))", new[] { "f" })]
+    [InlineData("COPY (SELECT f(1)) TO STDOUT", new[] { "f" })]
+    [InlineData("COPY t FROM STDIN WHERE a > f(1)", new[] { "f" })]
+    [InlineData("EXPLAIN ANALYZE SELECT f(1)", new[] { "f" })]
+    [InlineData("EXPLAIN (ANALYZE, FORMAT JSON) SELECT f(1)", new[] { "f" })]
+    [InlineData("PREPARE p (int) AS SELECT f($1)", new[] { "f" })]
+    [InlineData("EXECUTE p (nextval('s'))", new[] { "nextval" })]
+    [InlineData("DECLARE c CURSOR FOR SELECT f(1)", new[] { "f" })]
+    [InlineData("CALL p(1)", new[] { "p" })]
+    [InlineData("CALL s.p(f(1))", new[] { "s.p", "f" })]
+    [InlineData("WITH x AS (SELECT f(1)) SELECT g(2) FROM x", new[] { "f", "g" })]
+    [InlineData("CREATE TABLE t AS SELECT nextval('s')", new[] { "nextval" })]
+    [InlineData("ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now()", new[] { "now" })]
+    [InlineData("CREATE INDEX i ON t (lower(a))", new[] { "lower" })]
+    public void FunctionCalls_ReportsEachCalledFunctionOnce(string sql, string[] expected)
+    {
+        Assert.Equal(expected, Calls(sql));
+    }
+
+    [Theory]
+    [InlineData("SELECT CAST(a AS varchar(10)), a::numeric(10, 2), b::timestamp(3) with time zone FROM t")]
+    [InlineData("SELECT a::varbit(4), 'x'::character varying(3), 'y'::bit varying(2), c::s.mytype(1) FROM t")]
+    [InlineData("SELECT CAST(a AS s.mytype(3)) FROM t")]
+    [InlineData("SELECT interval '1' second(3), interval(2) '1 day'")]
+    [InlineData("SELECT EXISTS (SELECT 1), ROW(1, 2), ARRAY(SELECT 1), a IN (1), VALUES")]
+    [InlineData("SELECT COALESCE(a, b), NULLIF(a, b), GREATEST(a, b), LEAST(a, b) FROM t")]
+    [InlineData("SELECT extract(year FROM a), substring(b FROM 1), trim(c), position('a' in d), overlay(e placing 'x' from 1) FROM t")]
+    [InlineData("SELECT xmlelement(name foo, xmlattributes(a as b)), normalize(c), collation for (d) FROM t")]
+    [InlineData("SELECT * FROM t AS x(a, b)")]
+    [InlineData("SELECT * FROM t x(a, b)")]
+    [InlineData("SELECT * FROM (SELECT 1) AS s(a)")]
+    [InlineData("SELECT * FROM (VALUES (1)) v(a)")]
+    [InlineData("WITH x(a) AS (SELECT 1), y(b) AS MATERIALIZED (SELECT 2), z(c) AS NOT MATERIALIZED (SELECT 3) SELECT * FROM x, y, z")]
+    [InlineData("SELECT * FROM t TABLESAMPLE bernoulli (10) REPEATABLE (1)")]
+    [InlineData("SELECT a FROM t GROUP BY CUBE (a), ROLLUP (b), GROUPING SETS ((a), CUBE (b))")]
+    [InlineData("SELECT a FROM t ORDER BY (a) FETCH FIRST (3) ROWS ONLY")]
+    [InlineData("SELECT * FROM t JOIN (u JOIN v ON true) ON true LEFT JOIN w USING (a)")]
+    [InlineData("SELECT a FROM t WHERE (a, b) OVERLAPS (c, d) AND e LIKE (f) AND g IS DISTINCT FROM (h)")]
+    [InlineData("SELECT a FROM t WINDOW w AS (ORDER BY a)")]
+    [InlineData("SELECT a AT TIME ZONE ('UTC') FROM t")]
+    [InlineData("SELECT current_timestamp(3), localtimestamp(2)")]
+    [InlineData("INSERT INTO t (a, b) VALUES (1, 2)")]
+    [InlineData("INSERT INTO s.t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET (a) = ROW(2)")]
+    [InlineData("MERGE INTO t USING s ON true WHEN NOT MATCHED THEN INSERT (a) VALUES (1)")]
+    [InlineData("COPY t (a, b) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (a))")]
+    [InlineData("COPY t (a) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE (a))")]
+    [InlineData("PREPARE p (int, text) AS SELECT 1")]
+    [InlineData("EXECUTE p (1, 'x')")]
+    [InlineData("EXPLAIN (ANALYZE, BUFFERS) SELECT 1")]
+    [InlineData("VACUUM (VERBOSE) t (a, b)")]
+    [InlineData("ANALYZE t (a)")]
+    [InlineData("GRANT SELECT (a), UPDATE (b) ON t TO u")]
+    [InlineData("GRANT EXECUTE ON FUNCTION f(int) TO u")]
+    [InlineData("DROP FUNCTION f(int), g(text)")]
+    [InlineData("COMMENT ON FUNCTION f(int) IS 'x'")]
+    [InlineData("CREATE FUNCTION f(a int, b varbit(3)) RETURNS varbit(3) LANGUAGE sql AS 'SELECT b'")]
+    [InlineData("CREATE OR REPLACE PROCEDURE s.p(a int) LANGUAGE sql AS $$ INSERT INTO t VALUES (a) $$")]
+    [InlineData("CREATE TABLE IF NOT EXISTS t (id int PRIMARY KEY, a varbit(3), b \"MyType\"(2), FOREIGN KEY (id) REFERENCES u (id), UNIQUE (a), EXCLUDE USING gist (b WITH &&)) PARTITION BY RANGE (id)")]
+    [InlineData("CREATE TABLE t (a int GENERATED ALWAYS AS IDENTITY (START WITH 1)) WITH (fillfactor = 10)")]
+    [InlineData("CREATE INDEX i ON t USING btree (a) INCLUDE (b)")]
+    [InlineData("CREATE VIEW v (a, b) AS SELECT 1, 2")]
+    [InlineData("CREATE TYPE mood AS ENUM ('a')")]
+    [InlineData("CREATE AGGREGATE agg (int) (SFUNC = int4pl, STYPE = int)")]
+    [InlineData("CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION trf()")]
+    [InlineData("CREATE STATISTICS st (dependencies) ON a, b FROM t")]
+    [InlineData("CREATE COLLATION c (provider = icu, locale = 'und')")]
+    [InlineData("ALTER TABLE t ALTER COLUMN a TYPE varbit(5) USING a::varbit(5)")]
+    [InlineData("ALTER TABLE t SET (fillfactor = 50), RESET (autovacuum_enabled)")]
+    [InlineData("CREATE PUBLICATION p FOR TABLE t (a, b)")]
+    [InlineData("CREATE SERVER s FOREIGN DATA WRAPPER w OPTIONS (host 'x')")]
+    [InlineData("SELECT 'f(1)', $$g(2)$$, \"h(3)\" /* i(4) */ -- j(5)")]
+    public void FunctionCalls_LeavesOutConstructsTypesAliasesAndDefinitions(string sql)
+    {
+        Assert.Empty(Calls(sql));
+    }
+
+    [Theory]
+    [InlineData("SET search_path = f(1)")]
+    [InlineData("LOCK t")]
+    [InlineData("TRUNCATE t")]
+    [InlineData("LISTEN f")]
+    [InlineData("DO $$ BEGIN PERFORM f(1); END $$")]
+    public void FunctionCalls_EmptyForStatementsThatCannotCall(string sql)
+    {
+        Assert.Empty(Calls(sql));
+    }
+}
