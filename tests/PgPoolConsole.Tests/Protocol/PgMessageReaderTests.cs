@@ -1,0 +1,129 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using PgPoolConsole.Proxy.Protocol;
+
+namespace PgPoolConsole.Tests.Protocol;
+
+public sealed class PgMessageReaderTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+
+    private static byte[] Query(string sql)
+    {
+        var writer = new ArrayBufferWriter<byte>();
+        PgWriter.Query(writer, sql);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    [Fact]
+    public async Task Read_MessageSplitAcrossManyWrites_ReturnsItWhole()
+    {
+        var pipe = new Pipe();
+        var reader = new PgMessageReader(pipe.Reader, 1 << 20, "client");
+        var bytes = Query("SELECT 'split across writes'");
+
+        var read = reader.ReadAsync(CancellationToken.None).AsTask();
+        foreach (var b in bytes[..^1])
+        {
+            await pipe.Writer.WriteAsync(new[] { b });
+            Assert.False(read.IsCompleted, "no message before its last byte");
+        }
+
+        await pipe.Writer.WriteAsync(bytes[^1..]);
+
+        var message = await read.WaitAsync(Timeout);
+        Assert.Equal('Q', message.TypeChar);
+        Assert.Equal("SELECT 'split across writes'", PgPayload.SingleCString(message));
+    }
+
+    [Fact]
+    public async Task Read_SeveralMessagesInOneWrite_ReturnsEachInOrderWithoutWaiting()
+    {
+        var pipe = new Pipe();
+        var reader = new PgMessageReader(pipe.Reader, 1 << 20, "client");
+        var coalesced = Query("SELECT 1").Concat(Query("SELECT 2")).Concat(Query("SELECT 3")).ToArray();
+        await pipe.Writer.WriteAsync(coalesced);
+
+        var first = await reader.ReadAsync(CancellationToken.None);
+        Assert.Equal("SELECT 1", PgPayload.SingleCString(first));
+        Assert.True(reader.HasBufferedMessage);
+        var second = reader.ReadAsync(CancellationToken.None);
+        Assert.True(second.IsCompletedSuccessfully, "a buffered message is returned synchronously");
+        Assert.Equal("SELECT 2", PgPayload.SingleCString(await second));
+        Assert.Equal("SELECT 3", PgPayload.SingleCString(await reader.ReadAsync(CancellationToken.None)));
+        Assert.False(reader.HasBufferedMessage);
+    }
+
+    [Fact]
+    public async Task Read_LengthAboveLimit_ThrowsProtocolErrorNamingTheSize()
+    {
+        var pipe = new Pipe();
+        var reader = new PgMessageReader(pipe.Reader, 1024, "client");
+        // 'Q' claiming 1 GB: must be refused before any of it is buffered.
+        await pipe.Writer.WriteAsync(new byte[] { (byte)'Q', 0x40, 0, 0, 0 });
+
+        var error = await Assert.ThrowsAsync<PgProtocolException>(() => reader.ReadAsync(CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.Contains("1073741824 bytes long", error.Message);
+        Assert.Contains("limit of 1024", error.Message);
+    }
+
+    [Fact]
+    public async Task Read_LengthBelowFour_ThrowsProtocolError()
+    {
+        var pipe = new Pipe();
+        var reader = new PgMessageReader(pipe.Reader, 1024, "client");
+        await pipe.Writer.WriteAsync(new byte[] { (byte)'Q', 0, 0, 0, 3 });
+
+        var error = await Assert.ThrowsAsync<PgProtocolException>(() => reader.ReadAsync(CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.Contains("invalid message length 3", error.Message);
+    }
+
+    [Fact]
+    public async Task Read_PeerClosesMidMessage_ThrowsClosedMidMessage()
+    {
+        var pipe = new Pipe();
+        var reader = new PgMessageReader(pipe.Reader, 1024, "client");
+        var bytes = Query("SELECT 1");
+        await pipe.Writer.WriteAsync(bytes.AsMemory(0, 7));
+        await pipe.Writer.CompleteAsync();
+
+        var error = await Assert.ThrowsAsync<PgConnectionClosedException>(() => reader.ReadAsync(CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.True(error.MidMessage);
+        Assert.Contains("in the middle of a message", error.Message);
+    }
+
+    [Fact]
+    public async Task Read_PeerClosesBetweenMessages_ThrowsClosedNotMidMessage()
+    {
+        var pipe = new Pipe();
+        var reader = new PgMessageReader(pipe.Reader, 1024, "client");
+        await pipe.Writer.CompleteAsync();
+
+        var error = await Assert.ThrowsAsync<PgConnectionClosedException>(() => reader.ReadAsync(CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.False(error.MidMessage);
+    }
+
+    [Fact]
+    public async Task ReadStartupPacket_InvalidLength_ThrowsProtocolError()
+    {
+        var pipe = new Pipe();
+        var reader = new PgMessageReader(pipe.Reader, 1024, "client");
+        await pipe.Writer.WriteAsync(new byte[] { 0, 1, 0, 0, 0, 3, 0, 0 }); // 65536 bytes claimed
+
+        var error = await Assert.ThrowsAsync<PgProtocolException>(async () => await reader.ReadStartupPacketAsync(CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.Contains("invalid length of startup packet: 65536", error.Message);
+    }
+
+    [Fact]
+    public async Task WaitForData_ThenRead_ReturnsTheMessageThatArrived()
+    {
+        var pipe = new Pipe();
+        var reader = new PgMessageReader(pipe.Reader, 1024, "client");
+        var waiting = reader.WaitForDataAsync(CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+        await pipe.Writer.WriteAsync(Query("SELECT 42"));
+
+        Assert.True(await waiting.WaitAsync(Timeout));
+        Assert.Equal("SELECT 42", PgPayload.SingleCString(await reader.ReadAsync(CancellationToken.None)));
+    }
+}
