@@ -11,7 +11,7 @@ public sealed class BackendOptions
     public int Port { get; init; } = 5432;
 
     /// <summary>Load-balance weight; pgpool-II's compiled default is 0, so set it for every node you balance to.</summary>
-    public double Weight { get; init; }
+    public double Weight { get; init; } = 1;
 
     public string DataDirectory { get; init; } = "";
 

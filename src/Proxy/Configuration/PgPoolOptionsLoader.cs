@@ -246,7 +246,7 @@ public static class PgPoolOptionsLoader
         if (backends.Count > 0 && backends.All(b => b.Weight == 0) && load.Bool("load_balance_mode"))
         {
             load.Warnings.Add(new ConfigMessage(load.MainSource, 0, null,
-                "load_balance_mode is on but every backend_weight is 0 (pgpool-II's default), so there is nothing to balance by; set backend_weightN for the nodes that should take reads"));
+                "load_balance_mode is on but every backend_weight is 0, so there is nothing to balance by; set backend_weightN for the nodes that should take reads"));
         }
     }
 

@@ -1,4 +1,5 @@
 using PgPoolConsole.Proxy.Configuration;
+using PgPoolConsole.Proxy.Protocol;
 
 namespace PgPoolConsole.Tests.Configuration;
 
@@ -10,24 +11,24 @@ public class PcpConfFileTests
     public void Md5Hex_OfPostgres_IsWhatPgMd5Prints()
     {
         // The seed tutorial's "pg_md5 -p" output for the password postgres.
-        Assert.Equal(PostgresMd5, Md5.Hex("postgres"));
+        Assert.Equal(PostgresMd5, PgMd5.Hex("postgres"));
     }
 
     [Fact]
     public void Md5Hex_HashesUtf8Bytes()
     {
-        Assert.Equal("d41d8cd98f00b204e9800998ecf8427e", Md5.Hex(""));
-        Assert.Equal("12841e4ba5e37d2fbfc78458c6714ade", Md5.Hex("pässwörd"));
+        Assert.Equal("d41d8cd98f00b204e9800998ecf8427e", PgMd5.Hex(""));
+        Assert.Equal("12841e4ba5e37d2fbfc78458c6714ade", PgMd5.Hex("pässwörd"));
     }
 
     [Fact]
     public void Parse_UsersCommentsAndBlankLines_ReturnsUsersWithTheirLines()
     {
-        var text = $"# USERID:MD5PASSWD\n\npostgres:{PostgresMd5}\r\n  # indented comment\nadmin:{Md5.Hex("admin")}\n";
+        var text = $"# USERID:MD5PASSWD\n\npostgres:{PostgresMd5}\r\n  # indented comment\nadmin:{PgMd5.Hex("admin")}\n";
 
         var pcp = PcpConfFile.Parse(text, "pcp.conf");
 
-        Assert.Equal([new PcpUser("postgres", PostgresMd5, 3), new PcpUser("admin", Md5.Hex("admin"), 5)], pcp.Users);
+        Assert.Equal([new PcpUser("postgres", PostgresMd5, 3), new PcpUser("admin", PgMd5.Hex("admin"), 5)], pcp.Users);
         Assert.Empty(pcp.Warnings);
     }
 
@@ -72,7 +73,7 @@ public class PcpConfFileTests
     [Fact]
     public void Parse_UserListedTwice_Warns()
     {
-        var pcp = PcpConfFile.Parse($"postgres:{PostgresMd5}\npostgres:{Md5.Hex("other")}\n", "pcp.conf");
+        var pcp = PcpConfFile.Parse($"postgres:{PostgresMd5}\npostgres:{PgMd5.Hex("other")}\n", "pcp.conf");
 
         Assert.Equal(2, pcp.Users.Count);
         Assert.Equal("pcp.conf:2: user \"postgres\" is also listed at line 1", Assert.Single(pcp.Warnings).ToString());

@@ -122,7 +122,7 @@ public class PgPoolOptionsLoaderTests
         Assert.Equal("ABORT;DISCARD ALL", options.ResetQueryList);
         Assert.Equal("", options.RecoveryUser);
         Assert.Equal("postgres", options.HealthCheck.Database);
-        Assert.Equal(0, options.Backends[0].Weight);
+        Assert.Equal(1, options.Backends[0].Weight); // ours: pgpool's compiled 0 would leave nothing to balance by
         Assert.Equal(5432, options.Backends[0].Port);
         Assert.True(options.Backends[0].AllowToFailover);
         // ours
@@ -398,14 +398,14 @@ public class PgPoolOptionsLoaderTests
     public void Load_LoadBalancingWithAllWeightsZero_Warns()
     {
         Assert.Equal(
-            "pgpool.conf: load_balance_mode is on but every backend_weight is 0 (pgpool-II's default), so there is nothing to balance by; set backend_weightN for the nodes that should take reads",
-            SingleWarning("backend_hostname0 = 'db0'\nbackend_hostname1 = 'db1'\n").ToString());
+            "pgpool.conf: load_balance_mode is on but every backend_weight is 0, so there is nothing to balance by; set backend_weightN for the nodes that should take reads",
+            SingleWarning("backend_hostname0 = 'db0'\nbackend_weight0 = 0\nbackend_hostname1 = 'db1'\nbackend_weight1 = 0\n").ToString());
     }
 
     [Fact]
     public void Load_AllWeightsZeroWithoutLoadBalancing_DoesNotWarn()
     {
-        Assert.Empty(Load("load_balance_mode = off\nbackend_hostname0 = 'db0'\n").Warnings);
+        Assert.Empty(Load("load_balance_mode = off\nbackend_hostname0 = 'db0'\nbackend_weight0 = 0\n").Warnings);
     }
 
     [Fact]

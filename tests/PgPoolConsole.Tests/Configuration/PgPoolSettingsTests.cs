@@ -21,7 +21,7 @@ public class PgPoolSettingsTests
     [InlineData("reset_query_list", "ABORT;DISCARD ALL", SettingType.List, false)]
     [InlineData("log_min_messages", "warning", SettingType.Enumeration, false)]
     [InlineData("health_check_database", "postgres", SettingType.String, false)]
-    [InlineData("backend_weight", "0", SettingType.Real, false)]
+    [InlineData("backend_weight", "1", SettingType.Real, false)]
     [InlineData("backend_port", "5432", SettingType.Integer, true)]
     [InlineData("backend_flag", "ALLOW_TO_FAILOVER", SettingType.Flags, false)]
     [InlineData("backend_clustering_mode", "native_replication", SettingType.Enumeration, true)]

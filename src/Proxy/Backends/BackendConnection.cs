@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using PgPoolConsole.Proxy.Protocol;
+
+namespace PgPoolConsole.Proxy.Backends;
+
+/// <summary>Where a backend node listens.</summary>
+public sealed record BackendEndpoint(int NodeId, string Host, int Port)
+{
+    public override string ToString() => $"{Host}:{Port}";
+}
+
+/// <summary>
+/// One authenticated connection to one PostgreSQL backend. Owned by one session at a time (or by
+/// the pool while idle); not thread-safe.
+/// </summary>
+public sealed class BackendConnection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly Stream _stream;
+    private readonly Dictionary<string, string> _serverParameters = new(StringComparer.Ordinal);
+    private int _disposed;
+
+    internal BackendConnection(BackendEndpoint endpoint, Socket socket, Stream stream, int maxMessageLength)
+    {
+        Endpoint = endpoint;
+        _socket = socket;
+        _stream = stream;
+        Reader = new PgMessageReader(PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 32 * 1024, minimumReadSize: 4096, leaveOpen: true)), maxMessageLength, $"backend node {endpoint.NodeId}");
+        Writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 8192, leaveOpen: true));
+        CreatedAt = Stopwatch.GetTimestamp();
+        LastUsedAt = CreatedAt;
+    }
+
+    public BackendEndpoint Endpoint { get; }
+
+    /// <summary>The user the connection logged in as (md5 salting needs it).</summary>
+    public string StartupUser { get; internal set; } = "";
+
+    public int NodeId => Endpoint.NodeId;
+
+    public PgMessageReader Reader { get; }
+
+    public PipeWriter Writer { get; }
+
+    public int ProcessId { get; internal set; }
+
+    public int SecretKey { get; internal set; }
+
+    /// <summary>Transaction status from the last ReadyForQuery ('I', 'T' or 'E').</summary>
+    public char TransactionStatus { get; set; } = 'I';
+
+    /// <summary>ParameterStatus values the server reported, kept current.</summary>
+    public IReadOnlyDictionary<string, string> ServerParameters => _serverParameters;
+
+    /// <summary>Identifies the password the connection was authenticated with (null when none was needed).</summary>
+    public PasswordFingerprint? Password { get; internal set; }
+
+    /// <summary>How the backend authenticated us (for the pool's reuse rules and for logs).</summary>
+    public string AuthenticationMethod { get; internal set; } = "trust";
+
+    public long CreatedAt { get; }
+
+    public DateTimeOffset ConnectedAtUtc { get; } = DateTimeOffset.UtcNow;
+
+    public long LastUsedAt { get; set; }
+
+    /// <summary>How many sessions have used this connection.</summary>
+    public int ReuseCount { get; set; }
+
+    /// <summary>Set when the connection can no longer be trusted (I/O error, protocol desync).</summary>
+    public bool IsBroken { get; private set; }
+
+    public int ServerMajorVersion => ParseVersion(0);
+
+    public int ServerMinorVersion => ParseVersion(1);
+
+    internal void SetServerParameter(string name, string value) => _serverParameters[name] = value;
+
+    /// <summary>Records a ParameterStatus message received during a session.</summary>
+    public void ApplyParameterStatus(in PgMessage message)
+    {
+        byte[]? scratch = null;
+        var payload = new PgPayload(PgPayload.Contiguous(message, ref scratch), 'S');
+        var name = payload.ReadCString();
+        _serverParameters[name] = payload.ReadCString();
+    }
+
+    /// <summary>
+    /// An idle connection has nothing to say; if its socket is readable the server sent something
+    /// (usually a FATAL before closing) or closed it, and the connection must not be reused.
+    /// </summary>
+    public bool LooksAlive()
+    {
+        if (IsBroken || Reader.HasBufferedMessage)
+        {
+            return false;
+        }
+
+        try
+        {
+            return !_socket.Poll(0, SelectMode.SelectRead);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Marks the connection unusable and closes the socket so pending reads end.</summary>
+    public void Break()
+    {
+        IsBroken = true;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // already closed
+        }
+
+        _socket.Close();
+    }
+
+    /// <summary>Sends Terminate (best effort) and closes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (!IsBroken)
+        {
+            try
+            {
+                PgWriter.Terminate(Writer);
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await Writer.FlushAsync(timeout.Token);
+            }
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+            {
+                // the peer is gone; nothing to tell it
+            }
+        }
+
+        IsBroken = true;
+        await Writer.CompleteAsync();
+        await Reader.Pipe.CompleteAsync();
+        await _stream.DisposeAsync();
+        _socket.Dispose();
+    }
+
+    private int ParseVersion(int part)
+    {
+        if (!_serverParameters.TryGetValue("server_version", out var version))
+        {
+            return 0;
+        }
+
+        var digits = version.Split(' ')[0].Split('.');
+        return digits.Length > part && int.TryParse(digits[part], out var number) ? number : 0;
+    }
+
+    public override string ToString() => $"node {NodeId} pid {ProcessId}";
+}
+
+/// <summary>A salted hash of a password, so a pooled connection can be handed only to a client that knows it.</summary>
+public sealed class PasswordFingerprint
+{
+    private static readonly byte[] ProcessSalt = System.Security.Cryptography.RandomNumberGenerator.GetBytes(16);
+    private readonly byte[] _hash;
+
+    private PasswordFingerprint(byte[] hash) => _hash = hash;
+
+    public static PasswordFingerprint Of(string password) =>
+        new(System.Security.Cryptography.HMACSHA256.HashData(ProcessSalt, System.Text.Encoding.UTF8.GetBytes(password)));
+
+    public bool Matches(string password) =>
+        System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(_hash, Of(password)._hash);
+}

@@ -1,0 +1,220 @@
+using System.Net.Sockets;
+using PgPoolConsole.Proxy.Protocol;
+
+namespace PgPoolConsole.Proxy.Backends;
+
+/// <summary>Supplies the client's password when a backend asks for one (asks the client at most once).</summary>
+public delegate ValueTask<string?> PasswordProvider(CancellationToken cancellationToken);
+
+/// <summary>The node could not be reached or dropped the connection: a candidate for failover.</summary>
+public sealed class BackendUnavailableException(int nodeId, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public int NodeId { get; } = nodeId;
+}
+
+/// <summary>The backend answered the startup with an error (bad password, unknown database, too many clients...).</summary>
+public sealed class BackendRejectedException(int nodeId, PgErrorFields error) : Exception(error.Message)
+{
+    public int NodeId { get; } = nodeId;
+
+    public PgErrorFields Error { get; } = error;
+}
+
+/// <summary>The backend wants a password and the client could not give one.</summary>
+public sealed class PasswordRequiredException(int nodeId) : Exception($"backend node {nodeId} requires a password")
+{
+    public int NodeId { get; } = nodeId;
+}
+
+/// <summary>Opens and authenticates backend connections (trust, cleartext, md5, SCRAM-SHA-256).</summary>
+public sealed class BackendConnector
+{
+    private readonly TimeSpan _connectTimeout;
+    private readonly int _maxMessageLength;
+
+    public BackendConnector(TimeSpan connectTimeout, int maxMessageLength = 1 << 30)
+    {
+        _connectTimeout = connectTimeout;
+        _maxMessageLength = maxMessageLength;
+    }
+
+    public async Task<BackendConnection> ConnectAsync(BackendEndpoint endpoint, IReadOnlyList<KeyValuePair<string, string>> startupParameters, PasswordProvider passwordProvider, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_connectTimeout);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        BackendConnection? connection = null;
+        try
+        {
+            try
+            {
+                await socket.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token);
+            }
+            catch (SocketException e)
+            {
+                throw new BackendUnavailableException(endpoint.NodeId, $"connect to backend node {endpoint.NodeId} ({endpoint}) failed: {e.Message}", e);
+            }
+
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            connection = new BackendConnection(endpoint, socket, new NetworkStream(socket, ownsSocket: false), _maxMessageLength)
+            {
+                StartupUser = startupParameters.FirstOrDefault(p => p.Key == "user").Value ?? "",
+            };
+            PgWriter.StartupMessage(connection.Writer, startupParameters);
+            await connection.Writer.FlushAsync(timeout.Token);
+            await AuthenticateAsync(connection, passwordProvider, timeout.Token);
+            return connection;
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            await DisposeQuietlyAsync(connection, socket);
+            throw new BackendUnavailableException(endpoint.NodeId, $"connect to backend node {endpoint.NodeId} ({endpoint}) timed out after {_connectTimeout.TotalMilliseconds:0} ms", e);
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            await DisposeQuietlyAsync(connection, socket);
+            throw new BackendUnavailableException(endpoint.NodeId, $"backend node {endpoint.NodeId} ({endpoint}) closed the connection during startup: {e.Message}", e);
+        }
+        catch
+        {
+            await DisposeQuietlyAsync(connection, socket);
+            throw;
+        }
+    }
+
+    private static async ValueTask DisposeQuietlyAsync(BackendConnection? connection, Socket socket)
+    {
+        if (connection is not null)
+        {
+            connection.Break();
+            await connection.DisposeAsync();
+        }
+        else
+        {
+            socket.Dispose();
+        }
+    }
+
+    private static async Task AuthenticateAsync(BackendConnection connection, PasswordProvider passwordProvider, CancellationToken cancellationToken)
+    {
+        ScramSha256Client? scram = null;
+        byte[]? scratch = null;
+        while (true)
+        {
+            var message = await connection.Reader.ReadAsync(cancellationToken);
+            switch (message.TypeChar)
+            {
+                case 'R':
+                    {
+                        var payload = new PgPayload(PgPayload.Contiguous(message, ref scratch), 'R');
+                        var code = payload.ReadInt32();
+                        switch (code)
+                        {
+                            case AuthenticationCode.Ok:
+                                break;
+                            case AuthenticationCode.CleartextPassword:
+                                {
+                                    var password = await RequirePasswordAsync(connection, passwordProvider, cancellationToken);
+                                    PgWriter.PasswordMessage(connection.Writer, password);
+                                    connection.AuthenticationMethod = "password";
+                                    await connection.Writer.FlushAsync(cancellationToken);
+                                    break;
+                                }
+
+                            case AuthenticationCode.Md5Password:
+                                {
+                                    var salt = payload.ReadBytes(4).ToArray();
+                                    var password = await RequirePasswordAsync(connection, passwordProvider, cancellationToken);
+                                    PgWriter.PasswordMessage(connection.Writer, PgMd5.PasswordResponse(UserOf(connection), password, salt));
+                                    connection.AuthenticationMethod = "md5";
+                                    await connection.Writer.FlushAsync(cancellationToken);
+                                    break;
+                                }
+
+                            case AuthenticationCode.Sasl:
+                                {
+                                    var mechanisms = new List<string>();
+                                    while (payload.Remaining > 1)
+                                    {
+                                        mechanisms.Add(payload.ReadCString());
+                                    }
+
+                                    if (!mechanisms.Contains(ScramSha256Client.Mechanism))
+                                    {
+                                        throw Rejected(connection, $"backend node {connection.NodeId} offers SASL mechanisms ({string.Join(", ", mechanisms)}) of which none is supported; SCRAM-SHA-256 is");
+                                    }
+
+                                    var password = await RequirePasswordAsync(connection, passwordProvider, cancellationToken);
+                                    scram = new ScramSha256Client(password);
+                                    PgWriter.SaslInitialResponse(connection.Writer, ScramSha256Client.Mechanism, scram.ClientFirstMessage());
+                                    connection.AuthenticationMethod = "scram-sha-256";
+                                    await connection.Writer.FlushAsync(cancellationToken);
+                                    break;
+                                }
+
+                            case AuthenticationCode.SaslContinue when scram is not null:
+                                PgWriter.SaslResponse(connection.Writer, scram.ClientFinalMessage(payload.Rest));
+                                await connection.Writer.FlushAsync(cancellationToken);
+                                break;
+                            case AuthenticationCode.SaslFinal when scram is not null:
+                                scram.VerifyServerFinal(payload.Rest);
+                                break;
+                            default:
+                                throw Rejected(connection, $"backend node {connection.NodeId} requested authentication method {code}, which pgpoolconsole does not support (supported: trust, password, md5, scram-sha-256)");
+                        }
+
+                        break;
+                    }
+
+                case 'S':
+                    connection.ApplyParameterStatus(message);
+                    break;
+                case 'K':
+                    {
+                        var payload = new PgPayload(PgPayload.Contiguous(message, ref scratch), 'K');
+                        connection.ProcessId = payload.ReadInt32();
+                        connection.SecretKey = payload.ReadInt32();
+                        break;
+                    }
+
+                case 'E':
+                    {
+                        var error = PgErrorFields.Parse(message.Payload);
+                        // 57P03: the node is starting up, shutting down or in recovery: not usable now.
+                        if (error.SqlState == "57P03")
+                        {
+                            throw new BackendUnavailableException(connection.NodeId, $"backend node {connection.NodeId} ({connection.Endpoint}) cannot accept connections now: {error.Message}");
+                        }
+
+                        throw new BackendRejectedException(connection.NodeId, error);
+                    }
+
+                case 'N':
+                case 'v':
+                    break;
+                case 'Z':
+                    connection.TransactionStatus = message.ReadyForQueryStatus();
+                    return;
+                default:
+                    throw new PgProtocolException($"unexpected message \"{message.TypeChar}\" from backend node {connection.NodeId} during startup");
+            }
+        }
+    }
+
+    private static async ValueTask<string> RequirePasswordAsync(BackendConnection connection, PasswordProvider passwordProvider, CancellationToken cancellationToken)
+    {
+        var password = await passwordProvider(cancellationToken);
+        if (password is null)
+        {
+            throw new PasswordRequiredException(connection.NodeId);
+        }
+
+        connection.Password = PasswordFingerprint.Of(password);
+        return password;
+    }
+
+    private static string UserOf(BackendConnection connection) => connection.StartupUser;
+
+    private static BackendRejectedException Rejected(BackendConnection connection, string message) =>
+        new(connection.NodeId, new PgErrorFields { Severity = "FATAL", SqlState = "28000", Message = message });
+}

@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Sql;
+
+namespace PgPoolConsole.Proxy.Replication;
+
+/// <summary>
+/// Turns SQL text into a <see cref="QueryPlan"/>. Plans are cached by text (prepared statements
+/// and repeated queries are classified once); the cache is bounded and simply cleared when full.
+/// </summary>
+public sealed class QueryRouter
+{
+    private const int CacheLimit = 20000;
+    private readonly ConcurrentDictionary<string, QueryPlan> _cache = new(StringComparer.Ordinal);
+
+    private readonly IWriteFunctionDetector _writeFunctions;
+
+    public QueryRouter(IWriteFunctionDetector? writeFunctions = null) => _writeFunctions = writeFunctions ?? new KnownWriteFunctions();
+
+    /// <summary>Whether any of the functions may change data or session state (then the query goes to every node).</summary>
+    public bool AnyFunctionMayWrite(string database, IReadOnlyList<QualifiedName> functions) => _writeFunctions.AnyMayWrite(database, functions);
+
+    public QueryPlan Plan(string sql)
+    {
+        if (_cache.TryGetValue(sql, out var cached))
+        {
+            return cached;
+        }
+
+        var plan = Build(StatementClassifier.ClassifyAll(sql));
+        if (plan.Route is not (QueryRoute.Read or QueryRoute.Empty or QueryRoute.PoolCommand) || plan.FunctionCalls.Count > 0)
+        {
+            // Writes (and reads that may turn out to write) need every node to see the same time.
+            var uses = TimeFunctions.Find(sql);
+            if (uses.Count > 0)
+            {
+                plan = plan.WithTimeFunctions(uses);
+            }
+        }
+        if (_cache.Count >= CacheLimit)
+        {
+            _cache.Clear();
+        }
+
+        _cache.TryAdd(sql, plan);
+        return plan;
+    }
+
+    internal static QueryPlan Build(IReadOnlyList<StatementInfo> statements)
+    {
+        if (statements.Count == 0)
+        {
+            return new QueryPlan { Statements = statements, Route = QueryRoute.Empty, Category = StatementCategory.Other };
+        }
+
+        if (statements.Count == 1 && statements[0].PoolCommand != PoolCommand.None)
+        {
+            return new QueryPlan { Statements = statements, Route = QueryRoute.PoolCommand, PoolCommand = statements[0].PoolCommand, Category = StatementCategory.Other };
+        }
+
+        var route = RouteOf(statements[0]);
+        var hasTransactionControl = false;
+        var cannotRunInBlock = false;
+        var noLoadBalance = false;
+        var copyFromStdin = false;
+        var changesPrepared = false;
+        var isolation = SqlIsolationLevel.Default;
+        List<QualifiedName>? functions = null;
+        foreach (var statement in statements)
+        {
+            route = Combine(route, RouteOf(statement));
+            hasTransactionControl |= statement.Transaction != TransactionCommand.None;
+            cannotRunInBlock |= statement.CannotRunInTransactionBlock;
+            noLoadBalance |= statement.HasReplicationHint;
+            copyFromStdin |= statement.Kind == StatementKind.CopyFrom;
+            changesPrepared |= statement.Kind is StatementKind.Deallocate or StatementKind.Discard;
+            if (statement.BeginIsolationLevel != SqlIsolationLevel.Default)
+            {
+                isolation = statement.BeginIsolationLevel;
+            }
+
+            if (statement.FunctionCalls.Count > 0)
+            {
+                functions ??= [];
+                functions.AddRange(statement.FunctionCalls);
+            }
+        }
+
+        return new QueryPlan
+        {
+            Statements = statements,
+            Route = route,
+            HasTransactionControl = hasTransactionControl,
+            CannotRunInTransactionBlock = cannotRunInBlock,
+            NoLoadBalance = noLoadBalance,
+            IsolationLevel = isolation,
+            FunctionCalls = functions ?? (IReadOnlyList<QualifiedName>)[],
+            Category = CategoryOf(statements[0]),
+            IsCopyFromStdin = copyFromStdin,
+            ChangesPreparedStatements = changesPrepared,
+        };
+    }
+
+    private static QueryRoute RouteOf(StatementInfo statement)
+    {
+        switch (statement.Transaction)
+        {
+            case TransactionCommand.Begin:
+            case TransactionCommand.Savepoint:
+                return QueryRoute.Broadcast;
+            case TransactionCommand.Commit:
+            case TransactionCommand.Rollback:
+            case TransactionCommand.Release:
+            case TransactionCommand.RollbackToSavepoint:
+            case TransactionCommand.PrepareTransaction:
+            case TransactionCommand.CommitPrepared:
+            case TransactionCommand.RollbackPrepared:
+                return QueryRoute.TransactionEnd;
+        }
+
+        if (statement.IsReadOnly)
+        {
+            return QueryRoute.Read;
+        }
+
+        // Deterministic session-state changes that no other session can observe: no ordering needed.
+        return statement.Kind switch
+        {
+            StatementKind.Set or StatementKind.Reset or StatementKind.Prepare or StatementKind.Deallocate
+                or StatementKind.Listen or StatementKind.Unlisten or StatementKind.Discard
+                or StatementKind.Declare or StatementKind.Fetch or StatementKind.Move or StatementKind.ClosePortal
+                or StatementKind.Checkpoint when statement.FunctionCalls.Count == 0 => QueryRoute.Broadcast,
+            _ => QueryRoute.Write,
+        };
+    }
+
+    private static QueryRoute Combine(QueryRoute a, QueryRoute b)
+    {
+        if (a == b)
+        {
+            return a;
+        }
+
+        if (a == QueryRoute.Write || b == QueryRoute.Write)
+        {
+            return QueryRoute.Write;
+        }
+
+        if (a == QueryRoute.TransactionEnd || b == QueryRoute.TransactionEnd)
+        {
+            return QueryRoute.TransactionEnd;
+        }
+
+        // Read mixed with Broadcast: run everything everywhere (reads are harmless on every node).
+        return QueryRoute.Broadcast;
+    }
+
+    public static StatementCategory CategoryOf(StatementInfo statement) => statement.Kind switch
+    {
+        StatementKind.Select or StatementKind.Explain or StatementKind.Show or StatementKind.CopyTo => StatementCategory.Select,
+        StatementKind.Insert or StatementKind.CopyFrom => StatementCategory.Insert,
+        StatementKind.Update or StatementKind.Merge => StatementCategory.Update,
+        StatementKind.Delete or StatementKind.Truncate => StatementCategory.Delete,
+        StatementKind.Ddl or StatementKind.Grant => StatementCategory.Ddl,
+        _ => StatementCategory.Other,
+    };
+}

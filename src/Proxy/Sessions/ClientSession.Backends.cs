@@ -1,0 +1,208 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using PgPoolConsole.Proxy.Backends;
+using PgPoolConsole.Proxy.Protocol;
+
+namespace PgPoolConsole.Proxy.Sessions;
+
+/// <summary>An internal query (reset, SET, lock) failed on a backend.</summary>
+public sealed class InternalQueryException(int nodeId, string sql, PgErrorFields error) : Exception($"internal query \"{sql}\" failed on node {nodeId}: {error.Message}")
+{
+    public int NodeId { get; } = nodeId;
+
+    public PgErrorFields Error { get; } = error;
+}
+
+/// <summary>A backend connection failed while the session used it.</summary>
+internal sealed class BackendLostException(int nodeId, string reason, Exception? inner) : Exception(reason, inner)
+{
+    public int NodeId { get; } = nodeId;
+}
+
+public sealed partial class ClientSession
+{
+    /// <summary>The session's main node: its lowest-numbered live backend.</summary>
+    private BackendConnection? MainBackend
+    {
+        get
+        {
+            foreach (var backend in _backends)
+            {
+                if (backend is not null)
+                {
+                    return backend;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    private int LiveBackendCount
+    {
+        get
+        {
+            var count = 0;
+            foreach (var backend in _backends)
+            {
+                if (backend is not null)
+                {
+                    count++;
+                }
+            }
+
+            return count;
+        }
+    }
+
+    /// <summary>Live backends in node order (main first).</summary>
+    private List<BackendConnection> LiveBackends()
+    {
+        var list = new List<BackendConnection>(_backends.Length);
+        foreach (var backend in _backends)
+        {
+            if (backend is not null)
+            {
+                list.Add(backend);
+            }
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// Drops connections to nodes the cluster has detached since the last look. Cheap when
+    /// nothing changed (one version comparison).
+    /// </summary>
+    private async ValueTask SyncWithClusterAsync()
+    {
+        var snapshot = _context.Store.Current;
+        if (snapshot.Version == _seenClusterVersion)
+        {
+            return;
+        }
+
+        _seenClusterVersion = snapshot.Version;
+        foreach (var backend in _backends)
+        {
+            if (backend is not null && snapshot.Find(backend.NodeId)?.IsUsable != true)
+            {
+                await DropBackendAsync(backend.NodeId);
+            }
+        }
+
+        if (_loadBalanceNodeId < 0 || _loadBalanceNodeId >= _backends.Length || _backends[_loadBalanceNodeId] is null)
+        {
+            ChooseLoadBalanceNode();
+        }
+
+        if (LiveBackendCount == 0)
+        {
+            throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+        }
+    }
+
+    /// <summary>Removes a node from this session and closes its connection.</summary>
+    private async ValueTask DropBackendAsync(int nodeId)
+    {
+        var backends = _backends;
+        if (nodeId >= backends.Length || backends[nodeId] is not { } backend)
+        {
+            return;
+        }
+
+        var copy = (BackendConnection?[])backends.Clone();
+        copy[nodeId] = null;
+        Volatile.Write(ref _backends, copy);
+        backend.Break();
+        await backend.DisposeAsync();
+        if (_loadBalanceNodeId == nodeId)
+        {
+            ChooseLoadBalanceNode();
+        }
+    }
+
+    /// <summary>
+    /// A backend failed under this session. The node is reported for failover; if it stays
+    /// attached the session can no longer keep it in step and must end.
+    /// </summary>
+    private async Task HandleBackendLostAsync(int nodeId, Exception cause, CancellationToken cancellationToken)
+    {
+        await DropBackendAsync(nodeId);
+        var reason = $"connection to backend node {nodeId} was lost: {cause.Message}";
+        LogBackendLost(_logger, Id, nodeId, cause.Message);
+        var detached = _context.Store.Current.Find(nodeId)?.IsUsable != true
+            || await _context.Failover.ReportBackendFailureAsync(nodeId, reason, cancellationToken);
+        _seenClusterVersion = 0; // look at the cluster again before the next statement
+        if (!detached)
+        {
+            throw new SessionTerminatedException("08006", $"connection to backend node {nodeId} was lost and the node stays attached; the session cannot continue without it", cause.Message);
+        }
+
+        if (LiveBackendCount == 0)
+        {
+            throw new SessionTerminatedException("57P03", "all backend nodes of this session are down", cause.Message);
+        }
+    }
+
+    /// <summary>Whether an exception from a backend read or write means the connection is gone.</summary>
+    private static bool IsConnectionFailure(Exception e) =>
+        e is IOException or SocketException or ObjectDisposedException;
+
+    /// <summary>Picks the node for load-balanced reads: weighted random over this session's nodes.</summary>
+    private void ChooseLoadBalanceNode()
+    {
+        var snapshot = _context.Store.Current;
+        var candidates = new List<(int Id, double Weight)>();
+        double total = 0;
+        foreach (var backend in _backends)
+        {
+            if (backend is null)
+            {
+                continue;
+            }
+
+            var weight = snapshot.Find(backend.NodeId)?.Weight ?? 0;
+            if (weight > 0)
+            {
+                candidates.Add((backend.NodeId, weight));
+                total += weight;
+            }
+        }
+
+        if (!_context.Options.Current.LoadBalanceMode || candidates.Count == 0)
+        {
+            _loadBalanceNodeId = MainBackend?.NodeId ?? -1;
+            return;
+        }
+
+        var pick = Random.Shared.NextDouble() * total;
+        foreach (var (id, weight) in candidates)
+        {
+            pick -= weight;
+            if (pick < 0)
+            {
+                _loadBalanceNodeId = id;
+                return;
+            }
+        }
+
+        _loadBalanceNodeId = candidates[^1].Id;
+    }
+
+    /// <summary>
+    /// Runs a statement of our own on one backend and waits for its ReadyForQuery, discarding
+    /// results. Throws <see cref="InternalQueryException"/> when it fails.
+    /// </summary>
+    private static async Task RunInternalAsync(BackendConnection backend, string sql, CancellationToken cancellationToken)
+    {
+        var result = await BackendQuery.RunAsync(backend, sql, cancellationToken);
+        if (result.Error is { } error)
+        {
+            throw new InternalQueryException(backend.NodeId, sql, error);
+        }
+    }
+
+    [LoggerMessage(EventId = 1020, Level = LogLevel.Error, Message = "pid {Pid}: lost connection to backend node {NodeId}: {Reason}")]
+    private static partial void LogBackendLost(ILogger logger, int pid, int nodeId, string reason);
+}

@@ -1,0 +1,299 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging;
+using PgPoolConsole.Proxy.Backends;
+using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Protocol;
+using PgPoolConsole.Proxy.Replication;
+using PgPoolConsole.Proxy.Sql;
+
+namespace PgPoolConsole.Proxy.Sessions;
+
+public sealed partial class ClientSession
+{
+    private readonly ArrayBufferWriter<byte> _request = new(1024);
+
+    /// <summary>A simple-protocol Query: classify, route, run, relay.</summary>
+    private async Task HandleSimpleQueryAsync(PgMessage message, CancellationToken cancellationToken)
+    {
+        var sql = PgPayload.SingleCString(message);
+        var plan = _context.Router.Plan(sql);
+        if (_context.Options.Current.LogStatement)
+        {
+            LogStatementText(_logger, Id, sql);
+        }
+
+        switch (plan.Route)
+        {
+            case QueryRoute.Empty:
+                PgWriter.EmptyQueryResponse(_clientOut);
+                PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+                await _clientOut.FlushAsync(cancellationToken);
+                return;
+            case QueryRoute.PoolCommand:
+                await PoolCommands.RespondAsync(this, plan, sql, cancellationToken);
+                return;
+        }
+
+        _request.ResetWrittenCount();
+        foreach (var segment in message.Raw)
+        {
+            _request.Write(segment.Span);
+        }
+
+        var route = EffectiveRoute(plan);
+        if (route == QueryRoute.Read)
+        {
+            await ExecuteReadAsync(_request.WrittenMemory, plan, sql, cancellationToken);
+            return;
+        }
+
+        if (plan.TimeFunctions.Count > 0 && await ReadClocksAsync(plan.TimeFunctions.Any(u => u.Source == TimeSource.Statement), cancellationToken) is var (transactionTime, statementTime))
+        {
+            // Every node stores the main node's time, not its own.
+            sql = TimeFunctions.Rewrite(sql, plan.TimeFunctions, transactionTime, statementTime);
+            _request.ResetWrittenCount();
+            PgWriter.Query(_request, sql);
+        }
+
+        var request = new ReplicatedRequest
+        {
+            Body = _request.WrittenMemory,
+            Sql = sql,
+            Order = OrderOf(route),
+            WrapInTransaction = route == QueryRoute.Write && _transactionStatus == 'I' && !plan.HasTransactionControl && !plan.CannotRunInTransactionBlock,
+        };
+        await ExecuteAndRelayAsync(request, plan, cancellationToken);
+        _listening |= plan.Statements.Any(s => s.Kind == StatementKind.Listen);
+        if (plan.ChangesPreparedStatements)
+        {
+            ForgetDeallocatedStatements(plan, sql);
+        }
+    }
+
+    /// <summary>
+    /// The route for this session right now: a read becomes a write when it calls a function
+    /// that may write, when /*REPLICATION*/ asks for it or when the transaction's isolation level
+    /// needs every node to take its snapshot at the same statement.
+    /// </summary>
+    private QueryRoute EffectiveRoute(QueryPlan plan)
+    {
+        if (plan.IsolationLevel is SqlIsolationLevel.RepeatableRead or SqlIsolationLevel.Serializable)
+        {
+            _transactionNeedsAllNodes = true;
+        }
+
+        if (plan.Route != QueryRoute.Read)
+        {
+            return plan.Route;
+        }
+
+        if (plan.FunctionCalls.Count > 0 && _context.Router.AnyFunctionMayWrite(Database, plan.FunctionCalls))
+        {
+            return QueryRoute.Write;
+        }
+
+        if (plan.NoLoadBalance || (_transactionNeedsAllNodes && _transactionStatus != 'I'))
+        {
+            return QueryRoute.Broadcast;
+        }
+
+        return QueryRoute.Read;
+    }
+
+    /// <summary>The node a read goes to: the load-balance node unless the transaction has written.</summary>
+    private BackendConnection ReadTarget()
+    {
+        if ((_transactionStatus == 'I' || !_transactionWrote) && _loadBalanceNodeId >= 0 && _loadBalanceNodeId < _backends.Length && _backends[_loadBalanceNodeId] is { } balanced)
+        {
+            return balanced;
+        }
+
+        return MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+    }
+
+    /// <summary>
+    /// Runs a read on one node. A node that fails before anything reached the client is replaced
+    /// by another one transparently. A read that fails inside a transaction makes the other
+    /// nodes' transaction fail too, so every node is in the same state.
+    /// </summary>
+    private async Task ExecuteReadAsync(ReadOnlyMemory<byte> request, QueryPlan plan, string sql, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var backend = ReadTarget();
+            var result = ResultFor(backend);
+            try
+            {
+                await SendAsync(backend, request.Span, cancellationToken);
+                LogPerNodeStatement(backend, sql);
+                await ReadResultAsync(result, 1, streamToClient: true, cancellationToken);
+            }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                await HandleBackendLostAsync(backend.NodeId, e, cancellationToken);
+                if (result.Streamed)
+                {
+                    await SendErrorAndReadyAsync("57P01", $"backend node {backend.NodeId} terminated while sending the result of this query", e.Message, cancellationToken);
+                    return;
+                }
+
+                continue; // nothing reached the client yet: run it on another node
+            }
+
+            if (result.StoppedAtCopyIn)
+            {
+                await RefuseUnexpectedCopyAsync(result, cancellationToken);
+                return;
+            }
+
+            _context.Store.Statistics(backend.NodeId).CountStatement(plan.Category);
+            CountErrors(result);
+            await FinishReadAsync(result, cancellationToken);
+            return;
+        }
+    }
+
+    /// <summary>
+    /// Relays a read's answer. A read that failed inside a transaction makes the other nodes'
+    /// transaction fail too, so every node is in the same state.
+    /// </summary>
+    private async Task FinishReadAsync(NodeResult result, CancellationToken cancellationToken)
+    {
+        if (result.Status == 'E' && _transactionStatus == 'T')
+        {
+            foreach (var other in LiveBackends().Where(b => b != result.Backend))
+            {
+                await ForceFailureAsync(other, cancellationToken);
+            }
+        }
+
+        SetTransactionStatus(result.Status, wrote: false);
+        await ForwardAsync(result, result.Status, cancellationToken);
+    }
+
+    /// <summary>Runs a replicated request (or COPY) and relays the answer.</summary>
+    private async Task ExecuteAndRelayAsync(ReplicatedRequest request, QueryPlan plan, CancellationToken cancellationToken)
+    {
+        var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
+        await RelayOutcomeAsync(outcome, plan.Category, request.Order == ReplicationOrder.MainFirst, cancellationToken);
+    }
+
+    /// <summary>Counts, updates the transaction state and sends the answer (or the replacement error) to the client.</summary>
+    private ValueTask<System.IO.Pipelines.FlushResult> RelayOutcomeAsync(ReplicationOutcome outcome, StatementCategory category, bool wrote, CancellationToken cancellationToken)
+    {
+        foreach (var result in outcome.Results)
+        {
+            _context.Store.Statistics(result.NodeId).CountStatement(category);
+            CountErrors(result);
+        }
+
+        var answer = outcome.Answer;
+        var status = answer.Backend.TransactionStatus;
+        SetTransactionStatus(status, wrote);
+        if (outcome.ReplacementError is { } error)
+        {
+            // Keep what was already streamed; drop the answer's own completion and add the error.
+            if (!answer.Streamed)
+            {
+                answer.Bytes.ResetWrittenCount();
+            }
+
+            PgWriter.ErrorOrNotice(answer.Bytes, true, error);
+        }
+
+        return ForwardAsync(answer, status, cancellationToken);
+    }
+
+    private void SetTransactionStatus(char status, bool wrote)
+    {
+        _transactionStatus = status;
+        if (status == 'I')
+        {
+            _transactionWrote = false;
+            _transactionNeedsAllNodes = false;
+            _transactionClock = null;
+        }
+        else if (wrote)
+        {
+            _transactionWrote = true;
+        }
+    }
+
+    private void CountErrors(NodeResult result)
+    {
+        if (result.FirstError is { } error)
+        {
+            _context.Store.Statistics(result.NodeId).CountError(error.Severity);
+        }
+    }
+
+    /// <summary>
+    /// The main node's clocks for a write that calls time functions: its transaction timestamp
+    /// (read once per transaction) and its current time. Null when they cannot be read (the
+    /// transaction has failed: the write will fail everywhere anyway).
+    /// </summary>
+    private async Task<(string Transaction, string Statement)?> ReadClocksAsync(bool needStatementClock, CancellationToken cancellationToken)
+    {
+        if (_transactionStatus == 'T' && _transactionClock is { } cached && !needStatementClock)
+        {
+            return (cached, cached);
+        }
+
+        while (true)
+        {
+            var main = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+            BackendQueryResult result;
+            try
+            {
+                result = await BackendQuery.RunAsync(main, TimeFunctions.ReadClocksSql, cancellationToken);
+            }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                await HandleBackendLostAsync(main.NodeId, e, cancellationToken);
+                continue;
+            }
+
+            if (!result.Succeeded || result.Rows.Count == 0)
+            {
+                return null;
+            }
+
+            var transaction = result.Rows[0][0]!;
+            if (_transactionStatus == 'T')
+            {
+                _transactionClock ??= transaction;
+                transaction = _transactionClock;
+            }
+
+            return (transaction, result.Rows[0][1]!);
+        }
+    }
+
+    /// <summary>A legacy FunctionCall ('F', used by large objects): a write on every node.</summary>
+    private async Task HandleFunctionCallAsync(PgMessage message, CancellationToken cancellationToken)
+    {
+        _request.ResetWrittenCount();
+        foreach (var segment in message.Raw)
+        {
+            _request.Write(segment.Span);
+        }
+
+        var request = new ReplicatedRequest { Body = _request.WrittenMemory, Sql = "<function call>", Order = ReplicationOrder.MainFirst };
+        var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
+        await RelayOutcomeAsync(outcome, StatementCategory.Other, wrote: true, cancellationToken);
+    }
+
+    /// <summary>A statement routed as a read asked for COPY data: abort that COPY and say why.</summary>
+    private async Task RefuseUnexpectedCopyAsync(NodeResult result, CancellationToken cancellationToken)
+    {
+        PgWriter.CopyFail(result.Backend.Writer, "pgpoolconsole: unexpected COPY FROM STDIN in a read-only statement");
+        await result.Backend.Writer.FlushAsync(cancellationToken);
+        result.Reset();
+        await ReadResultAsync(result, 1, streamToClient: false, cancellationToken);
+        SetTransactionStatus(result.Backend.TransactionStatus, wrote: false);
+        await SendErrorAndReadyAsync("0A000", "COPY FROM STDIN started by a statement that was routed as read-only", null, cancellationToken);
+    }
+
+    [LoggerMessage(EventId = 1040, Level = LogLevel.Information, Message = "pid {Pid}: statement: {Sql}")]
+    private static partial void LogStatementText(ILogger logger, int pid, string sql);
+}

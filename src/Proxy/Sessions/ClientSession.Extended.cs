@@ -1,0 +1,723 @@
+using System.Buffers;
+using PgPoolConsole.Proxy.Backends;
+using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Protocol;
+using PgPoolConsole.Proxy.Replication;
+
+namespace PgPoolConsole.Proxy.Sessions;
+
+/// <summary>
+/// Parameters the proxy added to a prepared write in place of its time functions, so each
+/// execution gets the main node's time ($n for the transaction time, $m for the statement time; 0 when unused).
+/// </summary>
+internal sealed record TimeParameters(int TransactionParameter, int StatementParameter)
+{
+    public int Count => (TransactionParameter > 0 ? 1 : 0) + (StatementParameter > 0 ? 1 : 0);
+
+    public bool NeedsStatementClock => StatementParameter > 0;
+
+    /// <summary>The values to append to a Bind, in parameter order.</summary>
+    public IReadOnlyList<string> Values(string transactionTime, string statementTime) =>
+        (TransactionParameter, StatementParameter) switch
+        {
+            ( > 0, > 0) => [transactionTime, statementTime],
+            ( > 0, _) => [transactionTime],
+            _ => [statementTime],
+        };
+}
+
+/// <summary>A prepared statement of the session (named, or the unnamed one) and the nodes that hold it.</summary>
+internal sealed class PreparedStatementState(string name, string sql, QueryPlan plan, byte[] parseMessage, TimeParameters? time)
+{
+    public TimeParameters? Time { get; } = time;
+
+    public string Name { get; } = name;
+
+    public string Sql { get; } = sql;
+
+    public QueryPlan Plan { get; } = plan;
+
+    /// <summary>The client's Parse message, to re-create the statement on a node that lacks it.</summary>
+    public byte[] ParseMessage { get; } = parseMessage;
+
+    public UInt128 Nodes { get; set; }
+}
+
+/// <summary>A portal and the nodes it was bound on.</summary>
+internal sealed record PortalState(string StatementName, QueryPlan? Plan, UInt128 Nodes);
+
+/// <summary>One message of an extended-query batch (Parse ... Sync) with what routing needs.</summary>
+internal readonly record struct BatchMessage(char Type, int Offset, int Length, string Name, string StatementName, char DescribeKind, QueryPlan? Plan, string? Sql = null, TimeParameters? Time = null);
+
+/// <summary>The extended-query messages received since the last Sync.</summary>
+internal sealed class ExtendedBatch
+{
+    public ArrayBufferWriter<byte> Bytes { get; } = new(1024);
+
+    public List<BatchMessage> Messages { get; } = [];
+
+    /// <summary>Messages already sent to the backends (on Flush).</summary>
+    public int Dispatched { get; set; }
+
+    /// <summary>Set once part of the batch was sent: later parts go to the same nodes.</summary>
+    public QueryRoute? Route { get; set; }
+
+    public int ReadNodeId { get; set; } = -1;
+
+    public bool IsOpen => Messages.Count > 0 || Route is not null;
+
+    public void Clear()
+    {
+        if (Bytes.Capacity > 1024 * 1024)
+        {
+            Bytes.Clear();
+        }
+
+        Bytes.ResetWrittenCount();
+        Messages.Clear();
+        Dispatched = 0;
+        Route = null;
+        ReadNodeId = -1;
+    }
+}
+
+public sealed partial class ClientSession
+{
+    private static readonly byte[] SyncMessage = [(byte)'S', 0, 0, 0, 4];
+    private static readonly byte[] FlushMessage = [(byte)'H', 0, 0, 0, 4];
+
+    private readonly ExtendedBatch _batch = new();
+    private readonly Dictionary<string, PreparedStatementState> _statements = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PortalState> _portals = new(StringComparer.Ordinal);
+    private byte[]? _parseScratch;
+
+    /// <summary>Keeps an extended-query message until the batch is flushed or synced.</summary>
+    private void AddToBatch(PgMessage message)
+    {
+        var offset = _batch.Bytes.WrittenCount;
+        var type = message.TypeChar;
+        var payload = new PgPayload(PgPayload.Contiguous(message, ref _parseScratch), type);
+        switch (type)
+        {
+            case 'P':
+                {
+                    var name = payload.ReadCString();
+                    var sql = payload.ReadCString();
+                    var typeCount = payload.ReadInt16();
+                    var types = new int[Math.Max((int)typeCount, 0)];
+                    for (var i = 0; i < types.Length; i++)
+                    {
+                        types[i] = payload.ReadInt32();
+                    }
+
+                    var plan = _context.Router.Plan(sql);
+                    if (_context.Options.Current.LogStatement)
+                    {
+                        LogStatementText(_logger, Id, sql);
+                    }
+
+                    TimeParameters? time = null;
+                    if (plan.TimeFunctions.Count > 0 && EffectiveRoute(plan) != QueryRoute.Read)
+                    {
+                        // Time functions become parameters the proxy fills with the main node's
+                        // time at every execution, so all nodes store the same value.
+                        var next = Math.Max(TimeFunctions.HighestParameter(sql), types.Length) + 1;
+                        var transactionParameter = plan.TimeFunctions.Any(u => u.Source == TimeSource.Transaction) ? next++ : 0;
+                        var statementParameter = plan.TimeFunctions.Any(u => u.Source == TimeSource.Statement) ? next : 0;
+                        time = new TimeParameters(transactionParameter, statementParameter);
+                        BindMessage.Parse(_batch.Bytes, name, TimeFunctions.RewriteWithParameters(sql, plan.TimeFunctions, transactionParameter, statementParameter), types);
+                    }
+                    else
+                    {
+                        CopyRaw(message);
+                    }
+
+                    _batch.Messages.Add(new BatchMessage('P', offset, _batch.Bytes.WrittenCount - offset, name, name, '\0', plan, sql, time));
+                    return;
+                }
+
+            case 'B':
+                {
+                    var portal = payload.ReadCString();
+                    var statement = payload.ReadCString();
+                    CopyRaw(message);
+                    _batch.Messages.Add(new BatchMessage('B', offset, _batch.Bytes.WrittenCount - offset, portal, statement, '\0', PlanOfStatementInBatch(statement), Time: TimeOfStatement(statement)));
+                    return;
+                }
+
+            case 'D':
+            case 'C':
+                {
+                    var kind = (char)payload.ReadByte();
+                    if (kind is not ('S' or 'P'))
+                    {
+                        throw new PgProtocolException($"invalid {(type == 'D' ? "DESCRIBE" : "CLOSE")} message subtype {(int)kind}");
+                    }
+
+                    var name = payload.ReadCString();
+                    CopyRaw(message);
+                    _batch.Messages.Add(new BatchMessage(type, offset, _batch.Bytes.WrittenCount - offset, name, kind == 'S' ? name : "", kind, null, Time: kind == 'S' ? TimeOfStatement(name) : null));
+                    return;
+                }
+
+            case 'E':
+                {
+                    var portal = payload.ReadCString();
+                    CopyRaw(message);
+                    _batch.Messages.Add(new BatchMessage('E', offset, _batch.Bytes.WrittenCount - offset, portal, "", '\0', PlanOfPortalInBatch(portal)));
+                    return;
+                }
+        }
+    }
+
+    private void CopyRaw(in PgMessage message)
+    {
+        foreach (var segment in message.Raw)
+        {
+            _batch.Bytes.Write(segment.Span);
+        }
+    }
+
+    private TimeParameters? TimeOfStatement(string statementName)
+    {
+        for (var i = _batch.Messages.Count - 1; i >= 0; i--)
+        {
+            var message = _batch.Messages[i];
+            if (message.Type == 'P' && message.Name == statementName)
+            {
+                return message.Time;
+            }
+        }
+
+        return _statements.TryGetValue(statementName, out var statement) ? statement.Time : null;
+    }
+
+    /// <summary>
+    /// The bytes to send for the pending part of the batch: the client's messages, except that
+    /// Binds of statements with time parameters get the main node's time appended.
+    /// </summary>
+    private async Task<ArrayBufferWriter<byte>?> BuildPendingBodyAsync(bool sync, CancellationToken cancellationToken)
+    {
+        (string Transaction, string Statement)? clocks = null;
+        var pending = _batch.Messages.Skip(_batch.Dispatched).ToList();
+        var timed = pending.Where(m => m.Type == 'B' && m.Time is not null).ToList();
+        if (timed.Count > 0)
+        {
+            clocks = await ReadClocksAsync(timed.Any(m => m.Time!.NeedsStatementClock), cancellationToken);
+            if (clocks is null)
+            {
+                return null;
+            }
+        }
+
+        var body = new ArrayBufferWriter<byte>(_batch.Bytes.WrittenCount + 16);
+        foreach (var message in pending)
+        {
+            var bytes = _batch.Bytes.WrittenSpan.Slice(message.Offset, message.Length);
+            if (message.Type == 'B' && message.Time is { } time && clocks is { } values)
+            {
+                BindMessage.AppendTextParameters(bytes, time.Values(values.Transaction, values.Statement), body);
+            }
+            else
+            {
+                body.Write(bytes);
+            }
+        }
+
+        body.Write(sync ? SyncMessage : FlushMessage);
+        return body;
+    }
+
+    /// <summary>Parameters to hide from each ParameterDescription the pending part will produce (0: none).</summary>
+    private int[] ParameterDescriptionTrims() =>
+        [.. _batch.Messages.Skip(_batch.Dispatched).Where(m => m.Type == 'D' && m.DescribeKind == 'S').Select(m => m.Time?.Count ?? 0)];
+
+    private QueryPlan? PlanOfStatementInBatch(string statementName)
+    {
+        for (var i = _batch.Messages.Count - 1; i >= 0; i--)
+        {
+            var message = _batch.Messages[i];
+            if (message.Type == 'P' && message.Name == statementName)
+            {
+                return message.Plan;
+            }
+        }
+
+        return _statements.TryGetValue(statementName, out var statement) ? statement.Plan : null;
+    }
+
+    private QueryPlan? PlanOfPortalInBatch(string portalName)
+    {
+        for (var i = _batch.Messages.Count - 1; i >= 0; i--)
+        {
+            var message = _batch.Messages[i];
+            if (message.Type == 'B' && message.Name == portalName)
+            {
+                return message.Plan;
+            }
+        }
+
+        return _portals.TryGetValue(portalName, out var portal) ? portal.Plan : null;
+    }
+
+    /// <summary>
+    /// Sends the batch received so far: on Sync the whole rest of it plus Sync, on Flush the
+    /// rest plus Flush (the batch then stays open on the same nodes until Sync).
+    /// </summary>
+    private async Task ExecuteBatchAsync(bool sync, CancellationToken cancellationToken)
+    {
+        var pending = _batch.Messages.Count - _batch.Dispatched;
+        if (!sync && pending == 0)
+        {
+            await _clientOut.FlushAsync(cancellationToken);
+            return;
+        }
+
+        var route = _batch.Route ?? RouteBatch();
+        if (_batch.Route == QueryRoute.Read && RequiresEveryNode(_batch.Dispatched))
+        {
+            // A read batch turned into a write after a Flush: the other nodes need what the read
+            // node already got (statements and portals) before they can run the rest.
+            route = QueryRoute.Write;
+        }
+
+        var firstDispatch = _batch.Route is null;
+        _batch.Route = route;
+        var body = await BuildPendingBodyAsync(sync, cancellationToken);
+        if (body is null)
+        {
+            // The clocks could not be read: the transaction has failed, so the batch fails on every node anyway.
+            body = new ArrayBufferWriter<byte>();
+            body.Write(_batch.Bytes.WrittenSpan[(_batch.Dispatched == 0 ? 0 : _batch.Messages[_batch.Dispatched - 1].Offset + _batch.Messages[_batch.Dispatched - 1].Length)..]);
+            body.Write(sync ? SyncMessage : FlushMessage);
+        }
+
+        var trims = ParameterDescriptionTrims();
+        var terminalCount = sync ? -1 : CountCompletions(_batch.Dispatched);
+        var sql = DescribeBatch();
+        var category = BatchCategory();
+
+        if (route == QueryRoute.Read)
+        {
+            await ExecuteReadBatchAsync(body.WrittenMemory, sync, terminalCount, firstDispatch, category, sql, trims, cancellationToken);
+        }
+        else
+        {
+            var plan = BatchPlan();
+            var request = new ReplicatedRequest
+            {
+                Body = body.WrittenMemory,
+                Sql = sql,
+                Order = OrderOf(route),
+                ReadyCount = sync ? 1 : 0,
+                TerminalCount = terminalCount,
+                WrapInTransaction = sync && firstDispatch && route == QueryRoute.Write && _transactionStatus == 'I' && !plan.HasTransactionControl && !plan.CannotRunInTransactionBlock,
+                PrefixFor = firstDispatch ? nodeId => PrefixFor(nodeId) : null,
+                ParameterDescriptionTrims = trims,
+            };
+            var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
+            if (sync)
+            {
+                await RelayOutcomeAsync(outcome, category, route == QueryRoute.Write, cancellationToken);
+            }
+            else
+            {
+                await ForwardPartialAsync(outcome.Answer, outcome.ReplacementError, cancellationToken);
+            }
+
+            RecordBatchNodes(LiveMask());
+        }
+
+        _batch.Dispatched = _batch.Messages.Count;
+        if (sync)
+        {
+            FinishBatch();
+        }
+    }
+
+    /// <summary>A read-only batch on one node, retried elsewhere if that node fails before answering.</summary>
+    private async Task ExecuteReadBatchAsync(ReadOnlyMemory<byte> body, bool sync, int terminalCount, bool firstDispatch, StatementCategory category, string sql, int[] trims, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var backend = _batch.ReadNodeId >= 0 && _batch.ReadNodeId < _backends.Length && _backends[_batch.ReadNodeId] is { } fixedNode
+                ? fixedNode
+                : PortalNode() ?? ReadTarget();
+            _batch.ReadNodeId = backend.NodeId;
+            var result = ResultFor(backend);
+            result.ParameterDescriptionTrims = trims.Length > 0 ? new Queue<int>(trims) : null;
+            try
+            {
+                if (firstDispatch)
+                {
+                    var (prefix, suppressed) = PrefixFor(backend.NodeId);
+                    backend.Writer.Write(prefix.Span);
+                    result.SuppressedCompletions = suppressed;
+                }
+
+                await SendAsync(backend, body.Span, cancellationToken);
+                LogPerNodeStatement(backend, sql);
+                await ReadResultAsync(result, 1, streamToClient: true, cancellationToken, terminalCount);
+            }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                await HandleBackendLostAsync(backend.NodeId, e, cancellationToken);
+                if (result.Streamed || !firstDispatch)
+                {
+                    _batch.Dispatched = _batch.Messages.Count;
+                    if (sync)
+                    {
+                        FinishBatch();
+                        await SendErrorAndReadyAsync("57P01", $"backend node {backend.NodeId} terminated while running this query", e.Message, cancellationToken);
+                    }
+                    else
+                    {
+                        throw new SessionTerminatedException("57P01", $"backend node {backend.NodeId} terminated in the middle of an extended-query batch", e.Message);
+                    }
+
+                    return;
+                }
+
+                _batch.ReadNodeId = -1;
+                continue;
+            }
+
+            if (result.StoppedAtCopyIn)
+            {
+                await RefuseUnexpectedCopyAsync(result, cancellationToken);
+                return;
+            }
+
+            _context.Store.Statistics(backend.NodeId).CountStatement(category);
+            CountErrors(result);
+            RecordBatchNodes(UInt128.One << backend.NodeId);
+            if (!sync)
+            {
+                await ForwardPartialAsync(result, null, cancellationToken);
+                return;
+            }
+
+            await FinishReadAsync(result, cancellationToken);
+            return;
+        }
+    }
+
+    /// <summary>After a Flush: relay what arrived, without ReadyForQuery.</summary>
+    private async Task ForwardPartialAsync(NodeResult answer, PgErrorFields? replacementError, CancellationToken cancellationToken)
+    {
+        if (answer.Bytes.WrittenCount > 0)
+        {
+            _clientOut.Write(answer.Bytes.WrittenSpan);
+        }
+
+        if (replacementError is not null)
+        {
+            PgWriter.ErrorOrNotice(_clientOut, true, replacementError);
+        }
+
+        await _clientOut.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Read batch: only Executes of read-only statements, no named Parse or statement Close (those
+    /// change session state that must stay identical on every node), and load balancing allowed.
+    /// Otherwise the batch's executed statements decide, as in a multi-statement query.
+    /// </summary>
+    private QueryRoute RouteBatch()
+    {
+        var plan = BatchPlan();
+        var route = EffectiveRoute(plan);
+        if (route == QueryRoute.Empty || route == QueryRoute.PoolCommand)
+        {
+            route = QueryRoute.Read;
+        }
+
+        if (route == QueryRoute.Read && RequiresEveryNode(0))
+        {
+            route = QueryRoute.Broadcast;
+        }
+
+        return route;
+    }
+
+    /// <summary>Whether messages from <paramref name="from"/> on must reach every node.</summary>
+    private bool RequiresEveryNode(int from)
+    {
+        for (var i = from; i < _batch.Messages.Count; i++)
+        {
+            var message = _batch.Messages[i];
+            if ((message.Type == 'P' && message.Name.Length > 0) || (message.Type == 'C' && message.DescribeKind == 'S' && message.Name.Length > 0))
+            {
+                return true;
+            }
+
+            if (message.Type == 'E' && (message.Plan is null || EffectiveRoute(message.Plan) != QueryRoute.Read))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The combined plan of the statements the batch executes (or parses, when it executes none).</summary>
+    private QueryPlan BatchPlan()
+    {
+        var statements = new List<Sql.StatementInfo>();
+        foreach (var message in _batch.Messages)
+        {
+            if (message.Type == 'E' && message.Plan is not null)
+            {
+                statements.AddRange(message.Plan.Statements);
+            }
+        }
+
+        if (statements.Count == 0)
+        {
+            foreach (var message in _batch.Messages)
+            {
+                if (message.Type == 'P' && message.Plan is not null)
+                {
+                    statements.AddRange(message.Plan.Statements.Where(s => s.IsReadOnly));
+                }
+            }
+        }
+
+        return QueryRouter.Build(statements);
+    }
+
+    private StatementCategory BatchCategory()
+    {
+        foreach (var message in _batch.Messages)
+        {
+            if (message.Type == 'E' && message.Plan is not null)
+            {
+                return message.Plan.Category;
+            }
+        }
+
+        return StatementCategory.Other;
+    }
+
+    /// <summary>The SQL of the first statement the batch executes (or parses), for logs.</summary>
+    private string DescribeBatch()
+    {
+        foreach (var message in _batch.Messages)
+        {
+            if (message.Type == 'E' && StatementOfPortal(message.Name) is { } statementName && SqlOfStatement(statementName) is { } sql)
+            {
+                return sql;
+            }
+        }
+
+        foreach (var message in _batch.Messages)
+        {
+            if (message.Type == 'P')
+            {
+                return message.Sql ?? "";
+            }
+        }
+
+        return "<extended query>";
+    }
+
+    private string? StatementOfPortal(string portal)
+    {
+        for (var i = _batch.Messages.Count - 1; i >= 0; i--)
+        {
+            if (_batch.Messages[i].Type == 'B' && _batch.Messages[i].Name == portal)
+            {
+                return _batch.Messages[i].StatementName;
+            }
+        }
+
+        return _portals.TryGetValue(portal, out var state) ? state.StatementName : null;
+    }
+
+    private string? SqlOfStatement(string statement)
+    {
+        for (var i = _batch.Messages.Count - 1; i >= 0; i--)
+        {
+            if (_batch.Messages[i].Type == 'P' && _batch.Messages[i].Name == statement)
+            {
+                return _batch.Messages[i].Sql;
+            }
+        }
+
+        return _statements.TryGetValue(statement, out var state) ? state.Sql : null;
+    }
+
+    /// <summary>Completions a flushed part produces: one per Parse, Bind, Describe, Execute and Close.</summary>
+    private int CountCompletions(int from)
+    {
+        var count = 0;
+        for (var i = from; i < _batch.Messages.Count; i++)
+        {
+            if (_batch.Messages[i].Type is 'P' or 'B' or 'D' or 'E' or 'C')
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>A read of a portal bound in an earlier batch must run where the portal lives.</summary>
+    private BackendConnection? PortalNode()
+    {
+        foreach (var message in _batch.Messages)
+        {
+            if (message.Type is 'E' or 'D' && (message.Type == 'E' || message.DescribeKind == 'P') && !BoundInBatch(message.Name)
+                && _portals.TryGetValue(message.Name, out var portal))
+            {
+                foreach (var backend in _backends)
+                {
+                    if (backend is not null && (portal.Nodes & (UInt128.One << backend.NodeId)) != 0)
+                    {
+                        return backend;
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private bool BoundInBatch(string portal)
+    {
+        foreach (var message in _batch.Messages)
+        {
+            if (message.Type == 'B' && message.Name == portal)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Parse messages a node needs before this batch: statements the batch binds or describes
+    /// that were prepared on other nodes only (an unnamed statement parsed for a read). Their
+    /// ParseComplete answers are swallowed.
+    /// </summary>
+    private (ReadOnlyMemory<byte> Prefix, int Suppressed) PrefixFor(int nodeId)
+    {
+        ArrayBufferWriter<byte>? prefix = null;
+        var count = 0;
+        var bit = UInt128.One << nodeId;
+        var parsedHere = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var message in _batch.Messages)
+        {
+            if (message.Type == 'P')
+            {
+                parsedHere.Add(message.Name);
+                continue;
+            }
+
+            var needed = message.Type == 'B' || (message.Type == 'D' && message.DescribeKind == 'S') ? message.StatementName : null;
+            if (needed is null || parsedHere.Contains(needed) || !_statements.TryGetValue(needed, out var statement) || (statement.Nodes & bit) != 0)
+            {
+                continue;
+            }
+
+            prefix ??= new ArrayBufferWriter<byte>();
+            prefix.Write(statement.ParseMessage);
+            parsedHere.Add(needed);
+            statement.Nodes |= bit;
+            count++;
+        }
+
+        return prefix is null ? (ReadOnlyMemory<byte>.Empty, 0) : (prefix.WrittenMemory, count);
+    }
+
+    private UInt128 LiveMask()
+    {
+        UInt128 mask = 0;
+        foreach (var backend in _backends)
+        {
+            if (backend is not null)
+            {
+                mask |= UInt128.One << backend.NodeId;
+            }
+        }
+
+        return mask;
+    }
+
+    /// <summary>Records where the dispatched part's statements and portals now exist.</summary>
+    private void RecordBatchNodes(UInt128 nodes)
+    {
+        for (var i = _batch.Dispatched; i < _batch.Messages.Count; i++)
+        {
+            var message = _batch.Messages[i];
+            switch (message.Type)
+            {
+                case 'P':
+                    {
+                        var bytes = _batch.Bytes.WrittenSpan.Slice(message.Offset, message.Length).ToArray();
+                        _statements[message.Name] = new PreparedStatementState(message.Name, message.Sql ?? "", message.Plan!, bytes, message.Time) { Nodes = nodes };
+                        break;
+                    }
+
+                case 'B':
+                    _portals[message.Name] = new PortalState(message.StatementName, message.Plan, nodes);
+                    break;
+                case 'C':
+                    if (message.DescribeKind == 'S')
+                    {
+                        if (_statements.TryGetValue(message.Name, out var closed))
+                        {
+                            closed.Nodes &= ~nodes;
+                            if (closed.Nodes == 0)
+                            {
+                                _statements.Remove(message.Name);
+                            }
+                        }
+                    }
+                    else
+                    {
+                        _portals.Remove(message.Name);
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private void FinishBatch()
+    {
+        _batch.Clear();
+        if (_transactionStatus == 'I')
+        {
+            _portals.Clear(); // portals end with their transaction
+        }
+    }
+
+    /// <summary>
+    /// SQL DEALLOCATE and DISCARD ALL also drop protocol-level prepared statements: forget them so
+    /// they are not re-created on a node that lacks them.
+    /// </summary>
+    private void ForgetDeallocatedStatements(QueryPlan plan, string sql)
+    {
+        foreach (var statement in plan.Statements)
+        {
+            if (statement.Kind == Sql.StatementKind.Discard)
+            {
+                _statements.Clear();
+            }
+            else if (statement.Kind == Sql.StatementKind.Deallocate)
+            {
+                var name = StatementNames.DeallocateTarget(sql.AsSpan(statement.Start, statement.Length));
+                if (name is null)
+                {
+                    _statements.Clear();
+                }
+                else
+                {
+                    _statements.Remove(name);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,507 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging;
+using PgPoolConsole.Proxy.Backends;
+using PgPoolConsole.Proxy.Protocol;
+
+namespace PgPoolConsole.Proxy.Sessions;
+
+/// <summary>How a request is sent to every node.</summary>
+internal enum ReplicationOrder
+{
+    /// <summary>Main node first; the others after it answered (writes).</summary>
+    MainFirst,
+
+    /// <summary>All nodes at once (order-independent session state: BEGIN, SET ...).</summary>
+    Parallel,
+
+    /// <summary>The other nodes first, the main node last (COMMIT, ROLLBACK ...).</summary>
+    MainLast,
+}
+
+/// <summary>A request to run on every node of the session.</summary>
+internal sealed class ReplicatedRequest
+{
+    /// <summary>The client's messages (identical for every node).</summary>
+    public required ReadOnlyMemory<byte> Body { get; init; }
+
+    /// <summary>Extra messages some nodes need first (prepared statements they lack), by node id.</summary>
+    public Func<int, (ReadOnlyMemory<byte> Prefix, int SuppressedCompletions)>? PrefixFor { get; init; }
+
+    public required ReplicationOrder Order { get; init; }
+
+    /// <summary>ReadyForQuery messages the body produces (1 per Query or Sync).</summary>
+    public int ReadyCount { get; init; } = 1;
+
+    /// <summary>For a flushed extended-query batch without Sync: completions to wait for (else -1).</summary>
+    public int TerminalCount { get; init; } = -1;
+
+    /// <summary>Run inside BEGIN ... COMMIT of our own (an autocommit write), committing replicas first.</summary>
+    public bool WrapInTransaction { get; init; }
+
+    /// <summary>The statement text for logs and mismatch reports.</summary>
+    public required string Sql { get; init; }
+
+    /// <summary>Parameters to hide from each ParameterDescription (proxy-added time parameters).</summary>
+    public int[] ParameterDescriptionTrims { get; init; } = [];
+
+    /// <summary>Statement tags that change rows: their row counts are compared.</summary>
+    public bool CompareRowCounts { get; init; } = true;
+}
+
+public sealed partial class ClientSession
+{
+    private const string MirrorFailureSql = "ROLLBACK TO SAVEPOINT \"pgpoolconsole: abort this transaction as on the other nodes\"";
+    private static readonly byte[] BeginQuery = PgWriter.QueryBytes("BEGIN");
+    private static readonly byte[] CommitQuery = PgWriter.QueryBytes("COMMIT");
+    private static readonly byte[] RollbackQuery = PgWriter.QueryBytes("ROLLBACK");
+    private static readonly byte[] MirrorFailureQuery = PgWriter.QueryBytes(MirrorFailureSql);
+
+    // Per-node answer buffers, reused: one for the client's request, one for our own statements
+    // (BEGIN/COMMIT wrapper, forced failures) so those never overwrite the answer being relayed.
+    private NodeResult?[] _results = [];
+    private NodeResult?[] _controlResults = [];
+
+    private NodeResult ResultFor(BackendConnection backend) => Slot(ref _results, backend);
+
+    private NodeResult ControlResultFor(BackendConnection backend) => Slot(ref _controlResults, backend);
+
+    private NodeResult Slot(ref NodeResult?[] slots, BackendConnection backend)
+    {
+        if (slots.Length <= backend.NodeId)
+        {
+            Array.Resize(ref slots, Math.Max(backend.NodeId + 1, _backends.Length));
+        }
+
+        var result = slots[backend.NodeId];
+        if (result is null || result.Backend != backend)
+        {
+            result = new NodeResult(backend);
+            slots[backend.NodeId] = result;
+        }
+
+        result.Reset();
+        return result;
+    }
+
+    /// <summary>
+    /// Runs a request on every node of the session in the order the request asks for, compares
+    /// the outcomes, resolves disagreement, and returns the answer to relay (the main node's, or
+    /// the majority's when the main node was detached). Returns null when no node is left.
+    ///
+    /// The ordering invariant that keeps nodes identical under concurrency is enforced here: a
+    /// write runs on the main node first and reaches the other nodes only after the main node
+    /// has answered, so of two conflicting writes the one that got the main node's lock first
+    /// also runs first everywhere; and a transaction ends on the other nodes before the main
+    /// node, so a session blocked on the main node by a lock cannot proceed until the lock
+    /// holder has committed everywhere.
+    /// </summary>
+    private async Task<ReplicationOutcome> ExecuteReplicatedAsync(ReplicatedRequest request, CancellationToken cancellationToken)
+    {
+        var statusBefore = _transactionStatus;
+        var outcome = request.Order switch
+        {
+            ReplicationOrder.MainFirst => await RunMainFirstAsync(request, cancellationToken),
+            ReplicationOrder.MainLast => await RunMainLastAsync(request, cancellationToken),
+            _ => await RunEverywhereAsync(LiveBackends(), request, cancellationToken),
+        };
+
+        if (outcome.StoppedAtCopyIn)
+        {
+            await CopyInAsync(request, outcome, cancellationToken);
+        }
+
+        outcome = await ReconcileAsync(request, outcome, statusBefore, cancellationToken);
+        if (request.WrapInTransaction)
+        {
+            outcome = await EndWrappedTransactionAsync(outcome, cancellationToken);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>Main node first, then every other node in parallel (writes).</summary>
+    private async Task<ReplicationOutcome> RunMainFirstAsync(ReplicatedRequest request, CancellationToken cancellationToken)
+    {
+        NodeResult main;
+        while (true)
+        {
+            var backend = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+            main = ResultFor(backend);
+            await RunOnNodeAsync(main, request, cancellationToken);
+            if (main.Lost is null)
+            {
+                break;
+            }
+
+            // The main node failed before answering; the next node becomes main and runs it first.
+            await HandleBackendLostAsync(main.NodeId, main.Lost, cancellationToken);
+        }
+
+        var outcome = new ReplicationOutcome(main, [main]);
+        if (main.StoppedAtCopyIn)
+        {
+            return outcome;
+        }
+
+        if (main.FirstError is { } error && IsNonDeterministicError(error))
+        {
+            // Deadlock, serialization failure or cancel: the other nodes would not fail the same
+            // way; they never run the statement, and their transaction is aborted to match.
+            outcome.SkippedOthers = true;
+            return outcome;
+        }
+
+        var others = LiveBackends().Where(b => b.NodeId != main.NodeId).ToList();
+        var rest = await RunEverywhereAsync(others, request, cancellationToken);
+        outcome.Results.AddRange(rest.Results);
+        return outcome;
+    }
+
+    /// <summary>Every node but the main one first, then the main node (transaction end).</summary>
+    private async Task<ReplicationOutcome> RunMainLastAsync(ReplicatedRequest request, CancellationToken cancellationToken)
+    {
+        var main = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+        var others = LiveBackends().Where(b => b.NodeId != main.NodeId).ToList();
+        var first = await RunEverywhereAsync(others, request, cancellationToken);
+        var current = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+        if (first.Results.Count > 0 && first.Results.All(r => r.Failed) && current.TransactionStatus == 'T')
+        {
+            // Every other node refused to end the transaction this way (a deferred constraint, a
+            // failed PREPARE TRANSACTION): the main node must not commit alone.
+            await EndOnNodeAsync(current, commit: false, cancellationToken);
+            return new ReplicationOutcome(first.Results[0], first.Results);
+        }
+
+        var last = ResultFor(current);
+        await RunOnNodeAsync(last, request, cancellationToken);
+        if (last.Lost is not null)
+        {
+            await HandleBackendLostAsync(last.NodeId, last.Lost, cancellationToken);
+            var survivor = first.Results.FirstOrDefault(r => r.Lost is null)
+                ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+            return new ReplicationOutcome(survivor, first.Results);
+        }
+
+        first.Results.Insert(0, last);
+        return new ReplicationOutcome(last, first.Results);
+    }
+
+    /// <summary>Sends the request to the given nodes at once and waits for all of them.</summary>
+    private async Task<ReplicationOutcome> RunEverywhereAsync(List<BackendConnection> backends, ReplicatedRequest request, CancellationToken cancellationToken)
+    {
+        var results = backends.Select(ResultFor).ToList();
+        if (results.Count == 1)
+        {
+            await RunOnNodeAsync(results[0], request, cancellationToken);
+        }
+        else if (results.Count > 1)
+        {
+            await Task.WhenAll(results.Select(r => RunOnNodeAsync(r, request, cancellationToken)));
+        }
+
+        foreach (var lost in results.Where(r => r.Lost is not null).ToList())
+        {
+            await HandleBackendLostAsync(lost.NodeId, lost.Lost!, cancellationToken);
+            results.Remove(lost);
+        }
+
+        var primary = results.FirstOrDefault() ?? ResultFor(MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down"));
+        return new ReplicationOutcome(primary, results);
+    }
+
+    /// <summary>Sends (our BEGIN,) any prefix and the request to one node and reads its answer.
+    /// Connection failures are recorded in <see cref="NodeResult.Lost"/>, not thrown.</summary>
+    private async Task RunOnNodeAsync(NodeResult result, ReplicatedRequest request, CancellationToken cancellationToken)
+    {
+        var backend = result.Backend;
+        try
+        {
+            var readyCount = request.ReadyCount;
+            if (request.WrapInTransaction)
+            {
+                backend.Writer.Write(BeginQuery);
+                result.SilentReadyCycles = 1;
+                readyCount++;
+            }
+
+            if (request.PrefixFor is { } prefixFor)
+            {
+                var (prefix, suppressed) = prefixFor(backend.NodeId);
+                if (!prefix.IsEmpty)
+                {
+                    backend.Writer.Write(prefix.Span);
+                    result.SuppressedCompletions = suppressed;
+                }
+            }
+
+            backend.Writer.Write(request.Body.Span);
+            result.ParameterDescriptionTrims = request.ParameterDescriptionTrims.Length > 0 ? new Queue<int>(request.ParameterDescriptionTrims) : null;
+            await backend.Writer.FlushAsync(cancellationToken);
+            LogPerNodeStatement(backend, request.Sql);
+            await ReadResultAsync(result, request.TerminalCount >= 0 ? 1 : readyCount, streamToClient: false, cancellationToken, request.TerminalCount);
+        }
+        catch (Exception e) when (IsConnectionFailure(e))
+        {
+            result.Lost = e;
+        }
+    }
+
+    /// <summary>
+    /// Compares what the nodes answered. Agreement: the main node's answer stands. Disagreement:
+    /// the nodes that differ from the majority (the main node wins a tie) are detached when the
+    /// configuration says so or when the statement cannot be undone; otherwise the statement is
+    /// made to fail on every node and the client gets an error. Either way the nodes that stay
+    /// attached hold the same data.
+    /// </summary>
+    private async Task<ReplicationOutcome> ReconcileAsync(ReplicatedRequest request, ReplicationOutcome outcome, char statusBefore, CancellationToken cancellationToken)
+    {
+        if (outcome.SkippedOthers)
+        {
+            await MatchNonDeterministicFailureAsync(request, outcome, statusBefore, cancellationToken);
+            return outcome;
+        }
+
+        outcome.Results.RemoveAll(r => r.Lost is not null);
+        if (outcome.Answer.Lost is not null)
+        {
+            outcome.Answer = outcome.Results.FirstOrDefault() ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+        }
+
+        var results = outcome.Results;
+        if (results.Count <= 1)
+        {
+            return outcome;
+        }
+
+        var main = outcome.Answer;
+        var groups = results.GroupBy(r => SignatureOf(r, request.CompareRowCounts)).OrderByDescending(g => g.Count()).ThenByDescending(g => g.Contains(main)).ToList();
+        if (groups.Count == 1)
+        {
+            return outcome;
+        }
+
+        var majority = groups[0].ToList();
+        var minority = results.Except(majority).ToList();
+        var kindsDiffer = results.Select(r => KindsOf(r)).Distinct().Count() > 1;
+        var options = _context.Options.Current;
+        var inTransaction = request.WrapInTransaction || statusBefore != 'I' || results.All(r => r.Status != 'I');
+        var detach = !inTransaction
+            || (kindsDiffer && options.ReplicationStopOnMismatch)
+            || (!kindsDiffer && options.FailoverIfAffectedTuplesMismatch);
+
+        var details = string.Join(" ", results.Select(r => $"{r.NodeId}[{r.Signature}]"));
+        LogMismatch(_logger, Id, kindsDiffer ? "kind" : "affected rows", request.Sql, details);
+        if (detach && majority.Count > 0)
+        {
+            foreach (var node in minority)
+            {
+                var reason = $"result differs from the majority: \"{Truncate(request.Sql)}\": {details}";
+                await _context.Failover.DetachForMismatchAsync(node.NodeId, reason, cancellationToken);
+                await DropBackendAsync(node.NodeId);
+            }
+
+            var answer = majority.OrderBy(r => r.NodeId).First();
+            return new ReplicationOutcome(answer, majority);
+        }
+
+        // Undo on every node: the client is told, the session lives, nothing diverges.
+        foreach (var result in results.Where(r => r.Status == 'T'))
+        {
+            await ForceFailureAsync(result.Backend, cancellationToken);
+            result.Status = result.Backend.TransactionStatus;
+        }
+
+        outcome.ReplacementError = new PgErrorFields
+        {
+            Severity = "ERROR",
+            SqlState = "XX001",
+            Message = kindsDiffer
+                ? "backend nodes returned different results; the statement was rolled back on all nodes"
+                : "backend nodes reported different numbers of affected rows; the statement was rolled back on all nodes",
+            Detail = details,
+            Hint = "check data consistency among the nodes (pgpoolconsole verify)",
+        };
+        return outcome;
+    }
+
+    /// <summary>
+    /// The main node failed with a deadlock, serialization failure or cancel and the statement
+    /// never reached the others: abort their transaction too (or, for our own wrapper, roll back).
+    /// </summary>
+    private async Task MatchNonDeterministicFailureAsync(ReplicatedRequest request, ReplicationOutcome outcome, char statusBefore, CancellationToken cancellationToken)
+    {
+        if (request.WrapInTransaction || statusBefore == 'I')
+        {
+            return; // the others never started; the wrapper's end rolls back the main node
+        }
+
+        foreach (var backend in LiveBackends().Where(b => b.NodeId != outcome.Answer.NodeId))
+        {
+            await ForceFailureAsync(backend, cancellationToken);
+        }
+    }
+
+    /// <summary>Puts a node's open transaction into the failed state, as an error on another node did.</summary>
+    private async Task ForceFailureAsync(BackendConnection backend, CancellationToken cancellationToken)
+    {
+        if (backend.TransactionStatus != 'T')
+        {
+            return;
+        }
+
+        var result = ControlResultFor(backend);
+        try
+        {
+            await SendAsync(backend, MirrorFailureQuery, cancellationToken);
+            await ReadResultAsync(result, 1, streamToClient: false, cancellationToken);
+        }
+        catch (Exception e) when (IsConnectionFailure(e))
+        {
+            await HandleBackendLostAsync(backend.NodeId, e, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Ends our own BEGIN: COMMIT (or ROLLBACK after a failure) on the other nodes first and on
+    /// the main node last. If a replica's COMMIT fails the main node rolls back instead, so the
+    /// client sees the failure and no node keeps the change.
+    /// </summary>
+    private async Task<ReplicationOutcome> EndWrappedTransactionAsync(ReplicationOutcome outcome, CancellationToken cancellationToken)
+    {
+        var commit = outcome.ReplacementError is null && !outcome.SkippedOthers && outcome.Answer.Status == 'T';
+        var main = MainBackend;
+        PgErrorFields? commitFailure = null;
+        if (!outcome.SkippedOthers)
+        {
+            foreach (var backend in LiveBackends().Where(b => b != main))
+            {
+                var (committed, error) = await EndOnNodeAsync(backend, commit && backend.TransactionStatus == 'T', cancellationToken);
+                if (commit && !committed)
+                {
+                    commitFailure ??= error ?? new PgErrorFields { SqlState = "XX000", Message = $"COMMIT did not commit on node {backend.NodeId}" };
+                }
+            }
+        }
+
+        if (main is not null && _backends.Contains(main))
+        {
+            var commitMain = commit && commitFailure is null && main.TransactionStatus == 'T';
+            var (committed, error) = await EndOnNodeAsync(main, commitMain, cancellationToken);
+            if (commitMain && !committed)
+            {
+                commitFailure ??= error ?? new PgErrorFields { SqlState = "XX000", Message = "COMMIT did not commit on the main node" };
+            }
+        }
+
+        if (commitFailure is not null)
+        {
+            outcome.ReplacementError = commitFailure;
+        }
+
+        foreach (var result in outcome.Results)
+        {
+            result.Status = result.Backend.TransactionStatus;
+        }
+
+        return outcome;
+    }
+
+    /// <summary>COMMIT or ROLLBACK on one node; reports whether a COMMIT committed.</summary>
+    private async Task<(bool Committed, PgErrorFields? Error)> EndOnNodeAsync(BackendConnection backend, bool commit, CancellationToken cancellationToken)
+    {
+        if (backend.TransactionStatus == 'I')
+        {
+            return (false, null);
+        }
+
+        var result = ControlResultFor(backend);
+        try
+        {
+            await SendAsync(backend, commit ? CommitQuery : RollbackQuery, cancellationToken);
+            await ReadResultAsync(result, 1, streamToClient: false, cancellationToken);
+        }
+        catch (Exception e) when (IsConnectionFailure(e))
+        {
+            await HandleBackendLostAsync(backend.NodeId, e, cancellationToken);
+            return (commit, null);
+        }
+
+        var committed = commit && result.FirstError is null && result.Outcomes.Any(o => o.Text == "COMMIT");
+        return (committed, result.FirstError);
+    }
+
+    /// <summary>How a route's request is sent to the nodes.</summary>
+    private static ReplicationOrder OrderOf(Replication.QueryRoute route) => route switch
+    {
+        Replication.QueryRoute.Write => ReplicationOrder.MainFirst,
+        Replication.QueryRoute.TransactionEnd => ReplicationOrder.MainLast,
+        _ => ReplicationOrder.Parallel,
+    };
+
+    /// <summary>Deadlock, serialization failure, lock timeout, cancel: errors a node produces on its own.</summary>
+    private static bool IsNonDeterministicError(PgErrorFields error) => error.SqlState is
+        "40P01" or "40001" or "57014" or "55P03" or "57P01" or "57P02" or "57P03" or "25P03" or "53100" or "53200" or "53300" or "53400";
+
+    /// <summary>What must agree between nodes: message kinds, tags (row counts where asked) and the transaction status.</summary>
+    private static string SignatureOf(NodeResult result, bool compareRowCounts)
+    {
+        var builder = new System.Text.StringBuilder();
+        foreach (var outcome in result.Outcomes)
+        {
+            builder.Append(outcome.Kind).Append(':');
+            builder.Append(outcome.Kind switch
+            {
+                'C' when compareRowCounts => outcome.Text,
+                'C' => CommandWord(outcome.Text),
+                // Both failed: the same statement failed on both (even with different codes) — agreement.
+                _ => "",
+            });
+            builder.Append('|');
+        }
+
+        builder.Append(result.Status);
+        return builder.ToString();
+    }
+
+    private static string KindsOf(NodeResult result) => new([.. result.Outcomes.Select(o => o.Kind), result.Status]);
+
+    /// <summary>"UPDATE 5" -> "UPDATE"; "INSERT 0 5" -> "INSERT"; SELECT counts are never compared.</summary>
+    private static string CommandWord(string tag)
+    {
+        var space = tag.IndexOf(' ', StringComparison.Ordinal);
+        return space < 0 ? tag : tag[..space];
+    }
+
+    private static string Truncate(string sql) => sql.Length <= 200 ? sql : sql[..200] + "...";
+
+    private void LogPerNodeStatement(BackendConnection backend, string sql)
+    {
+        if (_context.Options.Current.LogPerNodeStatement)
+        {
+            LogNodeStatement(_logger, Id, backend.NodeId, backend.ProcessId, sql);
+        }
+    }
+
+    [LoggerMessage(EventId = 1030, Level = LogLevel.Warning, Message = "pid {Pid}: backend nodes disagree ({What}). Possible last query was: \"{Sql}\" details are: {Details}")]
+    private static partial void LogMismatch(ILogger logger, int pid, string what, string sql, string details);
+
+    [LoggerMessage(EventId = 1031, Level = LogLevel.Information, Message = "pid {Pid}: DB node id: {NodeId} backend pid: {BackendPid} statement: {Sql}")]
+    private static partial void LogNodeStatement(ILogger logger, int pid, int nodeId, int backendPid, string sql);
+}
+
+/// <summary>The answers of the nodes to one replicated request.</summary>
+internal sealed class ReplicationOutcome(NodeResult answer, List<NodeResult> results)
+{
+    /// <summary>The answer relayed to the client (the main node's unless it was detached).</summary>
+    public NodeResult Answer { get; set; } = answer;
+
+    public List<NodeResult> Results { get; } = results;
+
+    /// <summary>The main node failed non-deterministically; the others did not run the request.</summary>
+    public bool SkippedOthers { get; set; }
+
+    /// <summary>When set, the client gets this error instead of the answer's CommandComplete.</summary>
+    public PgErrorFields? ReplacementError { get; set; }
+
+    public bool StoppedAtCopyIn => Answer.StoppedAtCopyIn;
+}

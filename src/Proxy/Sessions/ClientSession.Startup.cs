@@ -1,0 +1,370 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+using PgPoolConsole.Proxy.Backends;
+using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Protocol;
+
+namespace PgPoolConsole.Proxy.Sessions;
+
+public sealed partial class ClientSession
+{
+    private Task<string?>? _passwordRequest;
+    private readonly object _passwordGate = new();
+
+    // Kept to connect the session to a node that joins later (attach, online recovery).
+    private List<KeyValuePair<string, string>> _backendParameters = [];
+
+    /// <summary>
+    /// Connects (or takes pooled connections) to every usable node, authenticates the client the
+    /// way the backends demand, and sends the client its startup reply. Returns false when the
+    /// session was refused (the client has been told why).
+    /// </summary>
+    private async Task<bool> StartupAsync(StartupPacket startup, CancellationToken cancellationToken)
+    {
+        var options = _context.Options.Current;
+        if (startup.Get("replication") is { } replication && replication is not ("false" or "off" or "no" or "0"))
+        {
+            await TrySendFatalAsync("08P01", "replication connections are not supported by pgpoolconsole");
+            return false;
+        }
+
+        using var authenticationTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(Math.Max(1, options.AuthenticationTimeout)));
+        using var startupToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, authenticationTimeout.Token);
+        var token = startupToken.Token;
+
+        var parameters = new List<KeyValuePair<string, string>>();
+        var unsupported = new List<string>();
+        foreach (var pair in startup.Parameters)
+        {
+            if (pair.Key.StartsWith("_pq_.", StringComparison.Ordinal))
+            {
+                unsupported.Add(pair.Key);
+            }
+            else
+            {
+                parameters.Add(pair);
+            }
+        }
+
+        _poolKey = PoolKeyOf(parameters);
+        _backendParameters = parameters;
+
+        try
+        {
+            // A new session waits while the cluster is paused, then connects to the nodes as they are
+            // after it. Passing the gate is recorded under the gate's lock: a pause that starts later
+            // will wait for this session at its first transaction boundary.
+            await _context.Gate.EnterAsync(() => PassedStartupGate = true, token);
+            var backends = await ConnectAllAsync(parameters, token);
+            if (backends is null)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _backends, backends);
+            _seenClusterVersion = _context.Store.Current.Version;
+            ChooseLoadBalanceNode();
+            await AlignApplicationNameAsync(startup.Get("application_name") ?? "", token);
+        }
+        catch (OperationCanceledException) when (authenticationTimeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            await ReleaseBackendsAsync(reusable: false);
+            await TrySendFatalAsync("08006", $"authentication timeout: the client did not complete authentication within authentication_timeout ({options.AuthenticationTimeout} s)");
+            return false;
+        }
+
+        if (unsupported.Count > 0 || (startup.ProtocolVersion & 0xffff) > 0)
+        {
+            PgWriter.NegotiateProtocolVersion(_clientOut, 0, unsupported);
+        }
+
+        PgWriter.AuthenticationOk(_clientOut);
+        var main = MainBackend ?? throw new InvalidOperationException("no backend after startup");
+        foreach (var (name, value) in main.ServerParameters)
+        {
+            PgWriter.ParameterStatus(_clientOut, name, value);
+        }
+
+        PgWriter.BackendKeyData(_clientOut, Id, SecretKey);
+        PgWriter.ReadyForQuery(_clientOut, 'I');
+        await _clientOut.FlushAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Gets one authenticated connection per usable node. Nodes that cannot be reached are
+    /// reported for failover and skipped; a backend that rejects the login rejects the session.
+    /// </summary>
+    private async Task<BackendConnection?[]?> ConnectAllAsync(List<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var snapshot = _context.Store.Current;
+            var nodes = snapshot.Nodes.Where(n => n.IsUsable).ToList();
+            if (nodes.Count == 0)
+            {
+                await TrySendFatalAsync("57P03", "all backend nodes are down, pgpoolconsole requires at least one valid node", "repair the backend nodes and attach them with pcp_attach_node or online recovery");
+                return null;
+            }
+
+            var attempts = nodes.Select(node => AcquireAsync(node, parameters, cancellationToken)).ToList();
+            try
+            {
+                await Task.WhenAll(attempts);
+            }
+            catch
+            {
+                // examined one by one below
+            }
+
+            var backends = new BackendConnection?[snapshot.Nodes.Max(n => n.Id) + 1];
+            Exception? rejection = null;
+            var unavailable = new List<BackendUnavailableException>();
+            foreach (var attempt in attempts)
+            {
+                if (attempt.IsCompletedSuccessfully)
+                {
+                    backends[attempt.Result.NodeId] = attempt.Result;
+                }
+                else if (attempt.Exception?.InnerException is BackendUnavailableException down)
+                {
+                    unavailable.Add(down);
+                }
+                else
+                {
+                    rejection ??= attempt.Exception?.InnerException ?? new OperationCanceledException();
+                }
+            }
+
+            if (rejection is not null)
+            {
+                foreach (var backend in backends)
+                {
+                    if (backend is not null)
+                    {
+                        await backend.DisposeAsync();
+                    }
+                }
+
+                await RejectAsync(rejection);
+                return null;
+            }
+
+            var detachedAny = false;
+            foreach (var failure in unavailable)
+            {
+                LogNodeUnreachable(_logger, Id, failure.NodeId, failure.Message);
+                detachedAny |= await _context.Failover.ReportBackendFailureAsync(failure.NodeId, failure.Message, cancellationToken);
+            }
+
+            if (unavailable.Count == 0)
+            {
+                MarkNodesInUse(backends);
+                return backends;
+            }
+
+            foreach (var backend in backends)
+            {
+                if (backend is not null)
+                {
+                    await _context.Pool.ReturnAsync(backend, _poolKey);
+                }
+            }
+
+            if (!detachedAny && unavailable.Count > 0)
+            {
+                // The node stays attached (failover not allowed or last node): the session cannot
+                // promise that its writes reach every attached node.
+                await TrySendFatalAsync("08006", $"cannot connect to backend node {unavailable[0].NodeId}", unavailable[0].Message);
+                return null;
+            }
+
+            // Nodes were detached: try again with the nodes that remain.
+        }
+    }
+
+    private async Task<BackendConnection> AcquireAsync(NodeState node, List<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    {
+        if (_context.Options.Current.ConnectionCache && _context.Pool.TryTake(node.Id, _poolKey) is { } pooled)
+        {
+            if (pooled.Password is { } fingerprint)
+            {
+                var password = await ProvidePasswordAsync(cancellationToken);
+                if (password is null || !fingerprint.Matches(password))
+                {
+                    await _context.Pool.ReturnAsync(pooled, _poolKey);
+                    throw new BackendRejectedException(node.Id, new PgErrorFields { Severity = "FATAL", SqlState = "28P01", Message = $"password authentication failed for user \"{User}\"" });
+                }
+            }
+
+            return pooled;
+        }
+
+        var endpoint = new BackendEndpoint(node.Id, node.Host, node.Port);
+        return await _context.Connector.ConnectAsync(endpoint, parameters, ProvidePasswordAsync, cancellationToken);
+    }
+
+    /// <summary>Asks the client for its password once (clear text, as pgpool does) and shares the answer.</summary>
+    private ValueTask<string?> ProvidePasswordAsync(CancellationToken cancellationToken)
+    {
+        lock (_passwordGate)
+        {
+            _passwordRequest ??= AskClientForPasswordAsync(cancellationToken);
+            return new ValueTask<string?>(_passwordRequest);
+        }
+    }
+
+    private async Task<string?> AskClientForPasswordAsync(CancellationToken cancellationToken)
+    {
+        PgWriter.AuthenticationCleartextPassword(_clientOut);
+        await _clientOut.FlushAsync(cancellationToken);
+        PgMessage message;
+        try
+        {
+            message = await _client.ReadAsync(cancellationToken);
+        }
+        catch (PgConnectionClosedException)
+        {
+            // psql closes and reconnects after asking the user for a password.
+            return null;
+        }
+
+        if (message.TypeChar != 'p')
+        {
+            throw new PgProtocolException($"expected password response, got message type {PgMessageReader.Printable(message.Type)}");
+        }
+
+        return PgPayload.SingleCString(message);
+    }
+
+    private async Task RejectAsync(Exception rejection)
+    {
+        switch (rejection)
+        {
+            case BackendRejectedException rejected:
+                LogLoginRejected(_logger, Id, rejected.NodeId, rejected.Error.Message);
+                await TrySendErrorAsync(rejected.Error with { Severity = "FATAL" });
+                break;
+            case PasswordRequiredException:
+                // The client disconnected instead of sending a password (psql does this to prompt).
+                break;
+            case PgProtocolException protocol:
+                await TrySendFatalAsync(protocol.SqlState, protocol.Message);
+                break;
+            case OperationCanceledException:
+                throw rejection;
+            default:
+                LogLoginRejected(_logger, Id, -1, rejection.Message);
+                await TrySendFatalAsync("XX000", rejection.Message);
+                break;
+        }
+    }
+
+    private async Task TrySendErrorAsync(PgErrorFields error)
+    {
+        try
+        {
+            PgWriter.ErrorOrNotice(_clientOut, true, error);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _clientOut.FlushAsync(timeout.Token);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // the client is gone
+        }
+    }
+
+    /// <summary>A node that had no connection yet (status waiting) is now up.</summary>
+    private void MarkNodesInUse(BackendConnection?[] backends)
+    {
+        var snapshot = _context.Store.Current;
+        foreach (var backend in backends)
+        {
+            if (backend is not null && snapshot.Find(backend.NodeId)?.Status == NodeStatus.Waiting)
+            {
+                _context.Store.SetStatus(backend.NodeId, NodeStatus.Up);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Pooled connections are shared by clients that differ only in application_name; set the
+    /// name this client asked for (the ParameterStatus it causes reaches the client in its startup reply).
+    /// </summary>
+    private async Task AlignApplicationNameAsync(string applicationName, CancellationToken cancellationToken)
+    {
+        var main = MainBackend;
+        if (main is null || !main.ServerParameters.TryGetValue("application_name", out var current) || current == applicationName)
+        {
+            return;
+        }
+
+        var sql = "SET application_name = '" + applicationName.Replace("'", "''", StringComparison.Ordinal) + "'";
+        foreach (var backend in LiveBackends())
+        {
+            await RunInternalAsync(backend, sql, cancellationToken);
+        }
+    }
+
+    /// <summary>user, database and every other startup parameter except application_name.</summary>
+    private static string PoolKeyOf(List<KeyValuePair<string, string>> parameters)
+    {
+        var builder = new StringBuilder();
+        foreach (var pair in parameters.Where(p => p.Key != "application_name").OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            builder.Append(pair.Key).Append('=').Append(pair.Value).Append('\0');
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>
+    /// At client exit: clean backend connections are reset (reset_query_list) and pooled; any
+    /// other is closed.
+    /// </summary>
+    private async Task ReleaseBackendsAsync(bool reusable)
+    {
+        var backends = Interlocked.Exchange(ref _backends, []);
+        var resetQueries = _context.Options.Current.ResetQueryList;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        foreach (var backend in backends)
+        {
+            if (backend is null)
+            {
+                continue;
+            }
+
+            var keep = reusable && !backend.IsBroken && _context.Options.Current.ConnectionCache && _context.Store.Current.Find(backend.NodeId)?.IsUsable == true;
+            if (keep && !string.IsNullOrWhiteSpace(resetQueries))
+            {
+                try
+                {
+                    foreach (var query in resetQueries.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        await RunInternalAsync(backend, query, timeout.Token);
+                    }
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or PgProtocolException or InternalQueryException or ObjectDisposedException)
+                {
+                    keep = false;
+                }
+            }
+
+            if (keep)
+            {
+                await _context.Pool.ReturnAsync(backend, _poolKey);
+            }
+            else
+            {
+                backend.Break();
+                await backend.DisposeAsync();
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "pid {Pid}: backend node {NodeId} refused the login: {Reason}")]
+    private static partial void LogLoginRejected(ILogger logger, int pid, int nodeId, string reason);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "pid {Pid}: connection to backend node {NodeId} failed: {Reason}")]
+    private static partial void LogNodeUnreachable(ILogger logger, int pid, int nodeId, string reason);
+}

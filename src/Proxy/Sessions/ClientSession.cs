@@ -1,0 +1,439 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using PgPoolConsole.Proxy.Backends;
+using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Protocol;
+
+namespace PgPoolConsole.Proxy.Sessions;
+
+/// <summary>
+/// One client connection and its backend connections (at most one per node). The session reads
+/// client messages one at a time and runs each on the nodes its route requires. It is driven by
+/// a single asynchronous loop; the only things other threads do to it are: post a command to run
+/// at a transaction boundary (<see cref="RunAtBoundaryAsync"/>), break the connection of a node
+/// that was detached, and cancel.
+/// </summary>
+public sealed partial class ClientSession : IProxySession
+{
+    private readonly ProxyContext _context;
+    private readonly PgMessageReader _client;
+    private readonly PipeWriter _clientOut;
+    private readonly ILogger _logger;
+    private readonly object _stateGate = new();
+    private static readonly Task NeverCompletes = new TaskCompletionSource().Task;
+    private readonly SessionCommands _commands = new();
+
+    // Backend connections by node id; null where the session has none (node down or not joined).
+    private BackendConnection?[] _backends = [];
+    private long _seenClusterVersion;
+    private int _loadBalanceNodeId = -1;
+
+    // Transaction state as the main node reports it, and whether the transaction has written.
+    private char _transactionStatus = 'I';
+    private bool _transactionWrote;
+    private bool _transactionNeedsAllNodes;
+
+    // The main node's transaction timestamp, once a write in this transaction needed it.
+    private string? _transactionClock;
+
+    private StartupPacket? _startup;
+    private string _poolKey = "";
+    private SessionActivity _activity = SessionActivity.Startup;
+    private DateTimeOffset _lastActivity;
+    private bool _listening;
+    private CancellationTokenSource? _terminate;
+    private volatile string? _terminateReason;
+
+    public ClientSession(ProxyContext context, PgMessageReader client, PipeWriter clientOut, EndPoint? remoteEndPoint, int id)
+    {
+        _context = context;
+        _client = client;
+        _clientOut = clientOut;
+        Id = id;
+        SecretKey = RandomNumberGenerator.GetInt32(int.MaxValue);
+        ClientAddress = remoteEndPoint switch
+        {
+            IPEndPoint ip => $"{ip.Address}:{ip.Port}",
+            null => "[local]",
+            _ => remoteEndPoint.ToString() ?? "[local]",
+        };
+        _logger = context.LoggerFactory.CreateLogger("PgPoolConsole.Proxy.Session");
+        StartedAt = context.TimeProvider.GetUtcNow();
+        _lastActivity = StartedAt;
+    }
+
+    public int Id { get; }
+
+    /// <summary>Set once the session has passed the cluster gate at startup (see <see cref="SessionGate.EnterAsync"/>).</summary>
+    internal bool PassedStartupGate { get; private set; }
+
+    public int SecretKey { get; }
+
+    public DateTimeOffset StartedAt { get; }
+
+    public string User => _startup?.User ?? "";
+
+    public string Database => _startup?.Database ?? "";
+
+    public string ClientAddress { get; }
+
+    public string ApplicationName => _startup?.Get("application_name") ?? "";
+
+    public SessionActivity Activity
+    {
+        get
+        {
+            lock (_stateGate)
+            {
+                return _activity;
+            }
+        }
+    }
+
+    public DateTimeOffset LastActivity
+    {
+        get
+        {
+            lock (_stateGate)
+            {
+                return _lastActivity;
+            }
+        }
+    }
+
+    public IReadOnlyList<SessionBackendInfo> Backends
+    {
+        get
+        {
+            var list = new List<SessionBackendInfo>();
+            foreach (var backend in Volatile.Read(ref _backends))
+            {
+                if (backend is not null)
+                {
+                    list.Add(new SessionBackendInfo(backend.NodeId, backend.ProcessId, backend.ConnectedAtUtc, backend.ReuseCount, backend.ServerMajorVersion, backend.ServerMinorVersion));
+                }
+            }
+
+            return list;
+        }
+    }
+
+    /// <summary>Runs the session until the client leaves or the proxy shuts down.</summary>
+    public async Task RunAsync(StartupPacket startup, CancellationToken shutdownToken)
+    {
+        using var terminate = CancellationTokenSource.CreateLinkedTokenSource(shutdownToken);
+        _terminate = terminate;
+        var cancellationToken = terminate.Token;
+        _startup = startup;
+        _context.Store.Sessions.Add(this);
+        var reusable = false;
+        try
+        {
+            if (!await StartupAsync(startup, cancellationToken))
+            {
+                return;
+            }
+
+            SetActivity(SessionActivity.Idle);
+            LogSessionStarted(_logger, Id, User, Database, ClientAddress);
+            reusable = await MessageLoopAsync(cancellationToken);
+        }
+        catch (PgProtocolException e)
+        {
+            LogClientProtocolError(_logger, Id, e.Message);
+            await TrySendFatalAsync(e.SqlState, e.Message);
+        }
+        catch (PgConnectionClosedException e)
+        {
+            LogClientGone(_logger, Id, e.MidMessage ? "in the middle of a message" : "without Terminate");
+        }
+        catch (SessionTerminatedException e)
+        {
+            LogSessionTerminated(_logger, Id, e.Message);
+            await TrySendFatalAsync(e.SqlState, e.Message, e.Detail);
+        }
+        catch (OperationCanceledException) when (_terminateReason is { } reason)
+        {
+            LogSessionTerminated(_logger, Id, reason);
+            await TrySendFatalAsync("57P01", reason);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await TrySendFatalAsync("57P01", "terminating connection due to administrator command");
+        }
+        catch (IOException e)
+        {
+            LogClientGone(_logger, Id, e.Message);
+        }
+        finally
+        {
+            _context.Store.Sessions.Remove(this);
+            _commands.Close();
+            await ReleaseBackendsAsync(reusable);
+            LogSessionEnded(_logger, Id, User, Database);
+        }
+    }
+
+    /// <summary>
+    /// Reads and handles client messages. Returns true when the client ended cleanly with Terminate
+    /// and the backend connections may return to the pool.
+    /// </summary>
+    private async Task<bool> MessageLoopAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            SetActivity(_transactionStatus == 'I' ? SessionActivity.Idle : SessionActivity.IdleInTransaction);
+            if (_terminateReason is { } pending)
+            {
+                throw new SessionTerminatedException("57P01", pending);
+            }
+
+            var message = await NextClientMessageAsync(cancellationToken);
+            SetActivity(SessionActivity.Active);
+            if (_terminateReason is { } reason)
+            {
+                throw new SessionTerminatedException("57P01", reason);
+            }
+
+            switch (message.TypeChar)
+            {
+                case 'Q':
+                    await WaitAtBoundaryAsync(cancellationToken);
+                    await HandleSimpleQueryAsync(message, cancellationToken);
+                    break;
+                case 'P':
+                case 'B':
+                case 'D':
+                case 'E':
+                case 'C':
+                    if (!_batch.IsOpen)
+                    {
+                        await WaitAtBoundaryAsync(cancellationToken);
+                    }
+
+                    AddToBatch(message);
+                    break;
+                case 'H':
+                    await ExecuteBatchAsync(sync: false, cancellationToken);
+                    break;
+                case 'S':
+                    if (!_batch.IsOpen)
+                    {
+                        await WaitAtBoundaryAsync(cancellationToken);
+                    }
+
+                    await ExecuteBatchAsync(sync: true, cancellationToken);
+                    break;
+                case 'F':
+                    await WaitAtBoundaryAsync(cancellationToken);
+                    await HandleFunctionCallAsync(message, cancellationToken);
+                    break;
+                case 'X':
+                    return !_batch.IsOpen;
+                case 'd':
+                case 'c':
+                case 'f':
+                    // PostgreSQL ignores copy messages outside COPY (after a failed COPY they may still arrive).
+                    break;
+                default:
+                    throw new PgProtocolException($"invalid frontend message type {PgMessageReader.Printable(message.Type)}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits for the next client message while also serving commands posted to the session and,
+    /// when the session listens, relaying notifications from the main node.
+    /// </summary>
+    private async ValueTask<PgMessage> NextClientMessageAsync(CancellationToken cancellationToken)
+    {
+        if (_client.HasBufferedMessage)
+        {
+            return await _client.ReadAsync(cancellationToken);
+        }
+
+        var idleLimit = _context.Options.Current.ClientIdleLimit;
+        using var idleTimeout = idleLimit > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(idleLimit)) : null;
+        using var linked = idleTimeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idleTimeout.Token);
+        var token = linked?.Token ?? cancellationToken;
+        var clientData = _client.WaitForDataAsync(token);
+        try
+        {
+            while (!clientData.IsCompleted)
+            {
+                var watch = _listening ? WatchMainForNotificationsAsync(token) : null;
+                // Posted commands run only at a transaction boundary; inside a transaction they wait.
+                var commandSignal = _transactionStatus == 'I' && !_batch.IsOpen ? _commands.WaitAsync() : NeverCompletes;
+                var completed = watch is null
+                    ? await Task.WhenAny(clientData, commandSignal)
+                    : await Task.WhenAny(clientData, commandSignal, watch);
+                if (watch is not null)
+                {
+                    await StopWatchingAsync(watch);
+                    if (completed == watch)
+                    {
+                        await RelayIdleMessagesAsync(cancellationToken);
+                    }
+                }
+
+                if (completed == commandSignal)
+                {
+                    await RunPostedCommandsAsync(cancellationToken);
+                }
+            }
+
+            if (!await clientData)
+            {
+                throw new PgConnectionClosedException("client closed the connection");
+            }
+        }
+        catch (OperationCanceledException) when (idleTimeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+        {
+            throw new SessionTerminatedException("57P05", $"terminating connection due to client_idle_limit ({idleLimit} s) timeout");
+        }
+
+        return await _client.ReadAsync(cancellationToken);
+    }
+
+    private void SetActivity(SessionActivity activity)
+    {
+        lock (_stateGate)
+        {
+            _activity = activity;
+            _lastActivity = _context.TimeProvider.GetUtcNow();
+        }
+    }
+
+    /// <summary>
+    /// Before work that would start a new transaction: wait while the cluster is paused (online
+    /// recovery, attach), then make the session's node set match the cluster.
+    /// </summary>
+    private async ValueTask WaitAtBoundaryAsync(CancellationToken cancellationToken)
+    {
+        if (_transactionStatus == 'I')
+        {
+            await _context.Gate.WaitWhilePausedAsync(cancellationToken);
+            if (_commands.HasPending)
+            {
+                await RunPostedCommandsAsync(cancellationToken);
+            }
+        }
+
+        await SyncWithClusterAsync();
+    }
+
+    /// <summary>Sends a FATAL error to the client if it is still there.</summary>
+    private async Task TrySendFatalAsync(string sqlState, string message, string? detail = null)
+    {
+        try
+        {
+            PgWriter.Error(_clientOut, "FATAL", sqlState, message, detail);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _clientOut.FlushAsync(timeout.Token);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+        {
+            // the client is gone
+        }
+    }
+
+    /// <summary>Writes an ErrorResponse followed by ReadyForQuery and flushes (the session continues).</summary>
+    private async ValueTask SendErrorAndReadyAsync(string sqlState, string message, string? detail, CancellationToken cancellationToken, string? hint = null)
+    {
+        PgWriter.Error(_clientOut, "ERROR", sqlState, message, detail, hint);
+        PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+        await _clientOut.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Ends the session with a FATAL message: at once when it is waiting for its client, else as
+    /// soon as the statement it is running completes (a statement is never cut in the middle).
+    /// </summary>
+    public Task TerminateAsync(string reason, CancellationToken cancellationToken)
+    {
+        _terminateReason = reason;
+        if (Activity != SessionActivity.Active)
+        {
+            try
+            {
+                _terminate?.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // the session has already ended
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task CancelAsync(CancellationToken cancellationToken)
+    {
+        var tasks = new List<Task>();
+        foreach (var backend in Volatile.Read(ref _backends))
+        {
+            if (backend is not null && !backend.IsBroken)
+            {
+                tasks.Add(BackendCanceller.CancelAsync(backend.Endpoint, backend.ProcessId, backend.SecretKey, cancellationToken));
+            }
+        }
+
+        await Task.WhenAll(tasks);
+    }
+
+    /// <summary>Called by failover: closes this session's connection to a detached node at once,
+    /// so a statement waiting on it (a hung node) ends.</summary>
+    public void BreakNode(int nodeId)
+    {
+        var backends = Volatile.Read(ref _backends);
+        if (nodeId < backends.Length && backends[nodeId] is { } backend)
+        {
+            backend.Break();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="command"/> on the session's own loop at the next point where the
+    /// session is idle outside a transaction. Used to pause sessions and to join a node to them.
+    /// </summary>
+    public Task RunAtBoundaryAsync(Func<ClientSession, CancellationToken, Task> command, CancellationToken cancellationToken) =>
+        _commands.Post(command, cancellationToken);
+
+    private async Task RunPostedCommandsAsync(CancellationToken cancellationToken)
+    {
+        if (_transactionStatus != 'I' || _batch.IsOpen)
+        {
+            return; // commands run only at a transaction boundary; they stay queued
+        }
+
+        while (_commands.TryTake(out var command))
+        {
+            await command.RunAsync(this, cancellationToken);
+        }
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "pid {Pid}: session started: user={User} database={Database} client={Client}")]
+    private static partial void LogSessionStarted(ILogger logger, int pid, string user, string database, string client);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "pid {Pid}: session ended: user={User} database={Database}")]
+    private static partial void LogSessionEnded(ILogger logger, int pid, string user, string database);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "pid {Pid}: protocol violation by client: {Reason}")]
+    private static partial void LogClientProtocolError(ILogger logger, int pid, string reason);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "pid {Pid}: client disconnected {How}")]
+    private static partial void LogClientGone(ILogger logger, int pid, string how);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "pid {Pid}: terminating session: {Reason}")]
+    private static partial void LogSessionTerminated(ILogger logger, int pid, string reason);
+}
+
+/// <summary>Ends a session with a FATAL error sent to the client.</summary>
+public sealed class SessionTerminatedException(string sqlState, string message, string? detail = null) : Exception(message)
+{
+    public string SqlState { get; } = sqlState;
+
+    public string? Detail { get; } = detail;
+}

@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Logging;
+using PgPoolConsole.Proxy.Backends;
+using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Configuration;
+using PgPoolConsole.Proxy.Replication;
+
+namespace PgPoolConsole.Proxy.Sessions;
+
+/// <summary>Reacts to a backend that failed under a session: decides whether the node is detached.</summary>
+public interface IFailoverController
+{
+    /// <summary>
+    /// Reports that a node failed (connect refused, connection lost mid-session). Returns true
+    /// when the node is (now) detached, false when it stays attached (failover not allowed, or it
+    /// is the last usable node).
+    /// </summary>
+    Task<bool> ReportBackendFailureAsync(int nodeId, string reason, CancellationToken cancellationToken);
+
+    /// <summary>Detaches nodes whose results disagreed with the majority.</summary>
+    Task<bool> DetachForMismatchAsync(int nodeId, string reason, CancellationToken cancellationToken);
+}
+
+/// <summary>The shared services every client session uses.</summary>
+public sealed class ProxyContext
+{
+    public required OptionsHolder Options { get; init; }
+    public required ClusterStateStore Store { get; init; }
+    public required BackendPool Pool { get; init; }
+    public required BackendConnector Connector { get; init; }
+    public required IFailoverController Failover { get; init; }
+    public required QueryRouter Router { get; init; }
+    public required ILoggerFactory LoggerFactory { get; init; }
+    public SessionGate Gate { get; init; } = new();
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Largest message a client may send (bytes).</summary>
+    public int MaxClientMessageLength { get; init; } = 256 * 1024 * 1024;
+
+    /// <summary>Version string reported by SHOW POOL_VERSION.</summary>
+    public string Version { get; init; } = "pgpoolconsole";
+}

@@ -1,0 +1,232 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using PgPoolConsole.Proxy.Cluster;
+
+namespace PgPoolConsole.Proxy.Sessions;
+
+/// <summary>What to do with transactions still open when a pause times out.</summary>
+public enum PauseTimeoutAction
+{
+    /// <summary>Keep waiting (until the operation is cancelled).</summary>
+    Wait,
+
+    /// <summary>End the sessions whose transaction is still open (their transaction rolls back).</summary>
+    Cancel,
+
+    /// <summary>Give up: resume traffic and fail the operation.</summary>
+    Abort,
+}
+
+/// <summary>A pause that could not be reached in time.</summary>
+public sealed class PauseTimeoutException(string message) : Exception(message);
+
+/// <summary>The sessions parked at a transaction boundary while the cluster is paused.</summary>
+public sealed class PausedCluster
+{
+    private readonly List<ParkedSession> _sessions;
+
+    internal PausedCluster(List<ParkedSession> sessions, TimeSpan waited)
+    {
+        _sessions = sessions;
+        Waited = waited;
+    }
+
+    /// <summary>How long reaching the pause took.</summary>
+    public TimeSpan Waited { get; }
+
+    public int SessionCount => _sessions.Count;
+
+    /// <summary>
+    /// Connects every parked session to the node and replays its state. Sessions whose state
+    /// cannot be replayed are ended with a message saying why; returns their ids.
+    /// </summary>
+    public async Task<IReadOnlyList<int>> JoinNodeAsync(NodeState node, CancellationToken cancellationToken)
+    {
+        var ended = new List<int>();
+        foreach (var parked in _sessions)
+        {
+            try
+            {
+                await parked.RunAsync((session, token) => session.JoinNodeAsync(node, token), cancellationToken);
+            }
+            catch (SessionStateNotReplayableException e)
+            {
+                ended.Add(parked.Session.Id);
+                await parked.EndAsync($"terminating connection: node {node.Id} joined the cluster and {e.Message}, which cannot be copied to it", cancellationToken);
+            }
+            catch (ObjectDisposedException)
+            {
+                // the session ended meanwhile
+            }
+        }
+
+        return ended;
+    }
+
+    internal IEnumerable<ParkedSession> Sessions => _sessions;
+}
+
+/// <summary>A session held at a transaction boundary by a posted command that runs instructions until released.</summary>
+internal sealed class ParkedSession
+{
+    private readonly Channel<(Func<ClientSession, CancellationToken, Task>? Work, TaskCompletionSource Done)> _instructions = Channel.CreateUnbounded<(Func<ClientSession, CancellationToken, Task>?, TaskCompletionSource)>();
+    private readonly TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ParkedSession(ClientSession session) => Session = session;
+
+    public ClientSession Session { get; }
+
+    public Task Arrived => _arrived.Task;
+
+    /// <summary>The posted command: signals arrival, then runs instructions until released.</summary>
+    public Task Park(CancellationToken cancellationToken) => Session.RunAtBoundaryAsync(async (session, token) =>
+    {
+        _arrived.TrySetResult();
+        await foreach (var (work, done) in _instructions.Reader.ReadAllAsync(token))
+        {
+            if (work is null)
+            {
+                done.TrySetResult();
+                return;
+            }
+
+            try
+            {
+                await work(session, token);
+                done.TrySetResult();
+            }
+            catch (SessionTerminatedException e)
+            {
+                done.TrySetResult();
+                throw new SessionTerminatedException(e.SqlState, e.Message, e.Detail);
+            }
+            catch (Exception e)
+            {
+                done.TrySetException(e);
+            }
+        }
+    }, cancellationToken);
+
+    public async Task RunAsync(Func<ClientSession, CancellationToken, Task> work, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_instructions.Writer.TryWrite((work, done)))
+        {
+            throw new ObjectDisposedException("the session is no longer parked");
+        }
+
+        await done.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Ends the session with a FATAL message (its connections close, nothing is half-applied).</summary>
+    public Task EndAsync(string message, CancellationToken cancellationToken) =>
+        RunAsync((_, _) => throw new SessionTerminatedException("57P01", message), cancellationToken);
+
+    public void Release()
+    {
+        _instructions.Writer.TryWrite((null, new TaskCompletionSource()));
+        _instructions.Writer.TryComplete();
+    }
+
+    public void MarkGone() => _arrived.TrySetResult();
+}
+
+/// <summary>
+/// Pauses the cluster at transaction boundaries: new transactions wait at the proxy, running
+/// transactions finish, every session is held idle; then an action runs (join a node, detach
+/// gracefully, the final sync of an online recovery) and traffic resumes. No client is
+/// disconnected unless it must be (a session whose transaction outlives the timeout with
+/// <see cref="PauseTimeoutAction.Cancel"/>, or one whose state cannot be replayed).
+/// </summary>
+public sealed partial class SessionCoordinator(ProxyContext context, ILogger<SessionCoordinator> logger)
+{
+    private readonly SemaphoreSlim _serial = new(1, 1);
+
+    public bool IsPaused => context.Gate.IsPaused;
+
+    public async Task RunPausedAsync(Func<PausedCluster, CancellationToken, Task> action, TimeSpan timeout, PauseTimeoutAction onTimeout, CancellationToken cancellationToken)
+    {
+        await _serial.WaitAsync(cancellationToken);
+        var parked = new List<ParkedSession>();
+        var parkTasks = new List<Task>();
+        var started = Stopwatch.GetTimestamp();
+        context.Gate.Pause();
+        LogPausing(logger, context.Store.Sessions.Count);
+        try
+        {
+            foreach (var session in context.Store.Sessions.List().OfType<ClientSession>().Where(s => s.PassedStartupGate))
+            {
+                var holder = new ParkedSession(session);
+                parked.Add(holder);
+                var park = holder.Park(cancellationToken);
+                parkTasks.Add(park);
+                _ = park.ContinueWith(_ => holder.MarkGone(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
+            await WaitForArrivalsAsync(parked, timeout, onTimeout, cancellationToken);
+            var live = parked.Where(p => !p.Arrived.IsFaulted && parkTasks[parked.IndexOf(p)] is { IsCompleted: false }).ToList();
+            var waited = Stopwatch.GetElapsedTime(started);
+            LogPaused(logger, live.Count, waited.TotalMilliseconds);
+            await action(new PausedCluster(live, waited), cancellationToken);
+        }
+        finally
+        {
+            foreach (var holder in parked)
+            {
+                holder.Release();
+            }
+
+            context.Gate.Resume();
+            LogResumed(logger, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            _serial.Release();
+        }
+    }
+
+    private async Task WaitForArrivalsAsync(List<ParkedSession> parked, TimeSpan timeout, PauseTimeoutAction onTimeout, CancellationToken cancellationToken)
+    {
+        var all = Task.WhenAll(parked.Select(p => p.Arrived));
+        if (timeout <= TimeSpan.Zero || onTimeout == PauseTimeoutAction.Wait)
+        {
+            await all.WaitAsync(cancellationToken);
+            return;
+        }
+
+        try
+        {
+            await all.WaitAsync(timeout, cancellationToken);
+            return;
+        }
+        catch (TimeoutException)
+        {
+            // handled below
+        }
+
+        var laggards = parked.Where(p => !p.Arrived.IsCompleted).ToList();
+        var ids = string.Join(", ", laggards.Select(p => p.Session.Id));
+        if (onTimeout == PauseTimeoutAction.Abort)
+        {
+            throw new PauseTimeoutException($"{laggards.Count} session(s) ({ids}) did not reach a transaction boundary within {timeout.TotalSeconds:0} s");
+        }
+
+        LogEndingLaggards(logger, laggards.Count, ids);
+        foreach (var laggard in laggards)
+        {
+            await laggard.Session.TerminateAsync("terminating connection: its transaction stayed open past recovery_timeout while the cluster was paused", cancellationToken);
+        }
+
+        await all.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+    }
+
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Information, Message = "pausing: new transactions wait; waiting for {Sessions} session(s) to reach a transaction boundary")]
+    private static partial void LogPausing(ILogger logger, int sessions);
+
+    [LoggerMessage(EventId = 7002, Level = LogLevel.Information, Message = "paused: {Sessions} session(s) held at a transaction boundary after {Milliseconds:0} ms")]
+    private static partial void LogPaused(ILogger logger, int sessions, double milliseconds);
+
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Information, Message = "resumed traffic after a pause of {Milliseconds:0} ms")]
+    private static partial void LogResumed(ILogger logger, double milliseconds);
+
+    [LoggerMessage(EventId = 7004, Level = LogLevel.Warning, Message = "ending {Count} session(s) whose transaction outlived the pause timeout: {Ids}")]
+    private static partial void LogEndingLaggards(ILogger logger, int count, string ids);
+}
