@@ -1,10 +1,57 @@
+using PgPoolConsole.Api.Cli;
+using PgPoolConsole.Api.Hosting;
+using PgPoolConsole.Proxy.Configuration;
+
 namespace PgPoolConsole.Api;
 
 public static class Program
 {
-    public static int Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
-        Console.Error.WriteLine("pgpoolconsole: not yet wired");
-        return args.Length == 0 ? 1 : 1;
+        CommandLine commandLine;
+        try
+        {
+            commandLine = CommandLine.Parse(args);
+        }
+        catch (CommandLineException e)
+        {
+            await Console.Error.WriteLineAsync($"pgpoolconsole: {e.Message}\nTry \"pgpoolconsole --help\" for more information.");
+            return 2;
+        }
+
+        if (commandLine.ShowHelp)
+        {
+            Console.WriteLine(CommandLine.Usage);
+            return 0;
+        }
+
+        if (commandLine.ShowVersion)
+        {
+            Console.WriteLine(VersionInfo.Text);
+            return 0;
+        }
+
+        try
+        {
+            return commandLine.Command switch
+            {
+                "start" => await StartCommand.RunAsync(commandLine, args),
+                "stop" => await ControlCommands.StopAsync(commandLine),
+                "reload" => ControlCommands.Reload(commandLine),
+                "md5" => ControlCommands.Md5(commandLine),
+                "demo" => await DemoCommand.RunAsync(commandLine),
+                _ => throw new CommandLineException($"unknown command \"{commandLine.Command}\""),
+            };
+        }
+        catch (ConfigException e)
+        {
+            await Console.Error.WriteLineAsync($"pgpoolconsole: invalid configuration:\n{e.Message}");
+            return 3;
+        }
+        catch (CommandLineException e)
+        {
+            await Console.Error.WriteLineAsync($"pgpoolconsole: {e.Message}");
+            return 2;
+        }
     }
 }

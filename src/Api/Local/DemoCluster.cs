@@ -1,5 +1,6 @@
+using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Protocol;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace PgPoolConsole.Api.Local;
@@ -140,7 +141,7 @@ public sealed class DemoCluster
     }
 
     /// <summary>Stops every node (the folder stays for the next run).</summary>
-    public Task StopNodesAsync(StopMode mode = StopMode.Fast, CancellationToken cancellationToken = default) =>
+    public Task StopNodesAsync(ShutdownMode mode = ShutdownMode.Fast, CancellationToken cancellationToken = default) =>
         Task.WhenAll(Nodes.Select(node => node.StopAsync(mode, cancellationToken)));
 
     /// <summary>
@@ -158,15 +159,6 @@ public sealed class DemoCluster
         {
             Directory.Delete(Folder, recursive: true);
         }
-    }
-
-    /// <summary>md5 hex of <paramref name="password"/>, as pg_md5 prints it for pcp.conf.</summary>
-    public static string Md5Hex(string password)
-    {
-        ArgumentNullException.ThrowIfNull(password);
-#pragma warning disable CA5351 // pcp.conf's format is md5(password); this is not our choice of hash.
-        return Convert.ToHexStringLower(MD5.HashData(Encoding.UTF8.GetBytes(password)));
-#pragma warning restore CA5351
     }
 
     private static string StatusFileIn(string folder) => Path.Combine(folder, "pgpool_status");
@@ -206,7 +198,7 @@ public sealed class DemoCluster
     private static string PcpConf() =>
         "# pcp.conf for the PgPoolConsole demo: username:md5(password). User postgres, password postgres.\n" +
         "# Make another entry with: echo \"name:$(printf %s 'password' | md5sum | cut -d' ' -f1)\" >> pcp.conf\n" +
-        $"{PcpUser}:{Md5Hex(PcpPassword)}\n";
+        $"{PcpUser}:{PgMd5.Hex(PcpPassword)}\n";
 
     private string PgpoolConf()
     {

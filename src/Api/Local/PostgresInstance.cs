@@ -1,3 +1,4 @@
+using PgPoolConsole.Proxy.Cluster;
 using System.Globalization;
 using Npgsql;
 
@@ -161,7 +162,7 @@ public sealed class PostgresInstance : IAsyncDisposable
         UnderLifecycleLockAsync(() => StartCoreAsync(cancellationToken), cancellationToken);
 
     /// <summary>Stops the server (pg_ctl stop -m <paramref name="mode"/> -w); nothing happens when it is not running.</summary>
-    public Task StopAsync(StopMode mode = StopMode.Fast, CancellationToken cancellationToken = default) =>
+    public Task StopAsync(ShutdownMode mode = ShutdownMode.Fast, CancellationToken cancellationToken = default) =>
         UnderLifecycleLockAsync(() => StopCoreAsync(mode, cancellationToken), cancellationToken);
 
     /// <summary>A fast stop followed by a start.</summary>
@@ -169,7 +170,7 @@ public sealed class PostgresInstance : IAsyncDisposable
         UnderLifecycleLockAsync(
             async () =>
             {
-                await StopCoreAsync(StopMode.Fast, cancellationToken);
+                await StopCoreAsync(ShutdownMode.Fast, cancellationToken);
                 await StartCoreAsync(cancellationToken);
             },
             cancellationToken);
@@ -377,7 +378,7 @@ public sealed class PostgresInstance : IAsyncDisposable
         {
             try
             {
-                await StopCoreAsync(StopMode.Immediate, CancellationToken.None);
+                await StopCoreAsync(ShutdownMode.Immediate, CancellationToken.None);
             }
             catch (InvalidOperationException)
             {
@@ -482,7 +483,7 @@ public sealed class PostgresInstance : IAsyncDisposable
         throw new InvalidOperationException(message);
     }
 
-    private async Task StopCoreAsync(StopMode mode, CancellationToken cancellationToken)
+    private async Task StopCoreAsync(ShutdownMode mode, CancellationToken cancellationToken)
     {
         var pid = RunningPostmasterPid();
         if (pid is null)
@@ -494,9 +495,9 @@ public sealed class PostgresInstance : IAsyncDisposable
         ResumeCore();
         var modeName = mode switch
         {
-            StopMode.Smart => "smart",
-            StopMode.Fast => "fast",
-            StopMode.Immediate => "immediate",
+            ShutdownMode.Smart => "smart",
+            ShutdownMode.Fast => "fast",
+            ShutdownMode.Immediate => "immediate",
             _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
         };
         var result = await OsUser.RunAsPostgresAsync(

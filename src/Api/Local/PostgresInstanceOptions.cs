@@ -13,19 +13,6 @@ public enum PostgresAuthMethod
     ScramSha256,
 }
 
-/// <summary>The <c>pg_ctl stop -m</c> modes.</summary>
-public enum StopMode
-{
-    /// <summary>Wait for every client to disconnect.</summary>
-    Smart,
-
-    /// <summary>Roll back open transactions, disconnect clients, checkpoint, exit.</summary>
-    Fast,
-
-    /// <summary>Quit without a shutdown checkpoint (crash recovery on the next start).</summary>
-    Immediate,
-}
-
 /// <summary>What <see cref="PostgresInstance.CreateAsync"/> builds.</summary>
 public sealed record PostgresInstanceOptions
 {

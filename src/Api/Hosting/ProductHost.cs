@@ -1,0 +1,273 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using PgPoolConsole.Api.Cli;
+using PgPoolConsole.Proxy.Backends;
+using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Configuration;
+using PgPoolConsole.Proxy.Health;
+using PgPoolConsole.Proxy.Logging;
+using PgPoolConsole.Proxy.Pcp;
+using PgPoolConsole.Proxy.Replication;
+using PgPoolConsole.Proxy.Sessions;
+
+namespace PgPoolConsole.Api.Hosting;
+
+/// <summary>
+/// Builds and runs the whole product in one process: the proxy listener (PostgreSQL protocol),
+/// the HTTP control plane and the background services, all on one Kestrel. Used by
+/// <c>Program</c> and, in-process, by the tests.
+/// </summary>
+public sealed partial class ProductHost : IAsyncDisposable
+{
+    public const string DefaultUrls = "http://127.0.0.1:5000";
+
+    private readonly PidFile? _pidFile;
+
+    private ProductHost(WebApplication app, LoadedConfiguration configuration, PidFile? pidFile)
+    {
+        App = app;
+        Configuration = configuration;
+        _pidFile = pidFile;
+    }
+
+    public WebApplication App { get; }
+
+    public LoadedConfiguration Configuration { get; }
+
+    public IServiceProvider Services => App.Services;
+
+    public ClusterStateStore Store => Services.GetRequiredService<ClusterStateStore>();
+
+    public ProxyContext Proxy => Services.GetRequiredService<ProxyContext>();
+
+    public int ProxyPort => Configuration.Options.Port;
+
+    /// <summary>Reads configuration and builds the host (nothing is listening yet).</summary>
+    public static ProductHost Create(CommandLine commandLine, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = [],
+            ContentRootPath = AppContext.BaseDirectory,
+            WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+        });
+
+        var configuration = ConfigurationFiles.Load(commandLine, builder.Configuration);
+        var options = configuration.Options;
+        var optionsHolder = new OptionsHolder(options);
+        var timeProvider = TimeProvider.System;
+        var statusFile = new NodeStatusFile(Path.Combine(options.Logdir, "pgpool_status"));
+        var store = new ClusterStateStore(InitialNodes(options, statusFile, commandLine.DiscardStatus, timeProvider), timeProvider);
+
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(commandLine.Debug ? LogLevel.Debug : LogLevel.Information);
+        builder.Logging.AddProvider(new PgpoolConsoleLoggerProvider(
+            () => optionsHolder.Current.LogLinePrefix,
+            () => commandLine.Debug ? 0 : PgpoolLogLine.RankOfSetting(optionsHolder.Current.LogMinMessages)));
+        builder.Logging.AddProvider(new EventLogLoggerProvider(store.Log, () => commandLine.Debug ? LogLevel.Debug : LogLevel.Information));
+
+        var services = builder.Services;
+        services.AddSingleton(commandLine);
+        services.AddSingleton(configuration);
+        services.AddSingleton(optionsHolder);
+        services.AddSingleton(timeProvider);
+        services.AddSingleton(store);
+        services.AddSingleton(statusFile);
+        services.AddSingleton(sp => new BackendPool(
+            maxIdlePerKey: options.NumInitChildren,
+            maxIdlePerNode: options.NumInitChildren * options.MaxPool,
+            TimeSpan.FromSeconds(options.ConnectionLifeTime),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<BackendPool>()));
+        services.AddSingleton(_ => new BackendConnector(TimeSpan.FromMilliseconds(options.ConnectTimeout > 0 ? options.ConnectTimeout : 10000)));
+        services.AddSingleton<FailoverController>();
+        services.AddSingleton<IFailoverController>(sp => sp.GetRequiredService<FailoverController>());
+        services.AddSingleton<QueryRouter>();
+        services.AddSingleton<HealthChecker>();
+        services.AddSingleton<ShutdownCoordinator>();
+        services.AddSingleton<ReloadService>();
+        services.AddSingleton(sp => new ProxyContext
+        {
+            Options = optionsHolder,
+            Store = store,
+            Pool = sp.GetRequiredService<BackendPool>(),
+            Connector = sp.GetRequiredService<BackendConnector>(),
+            Failover = sp.GetRequiredService<IFailoverController>(),
+            Router = sp.GetRequiredService<QueryRouter>(),
+            LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
+            TimeProvider = timeProvider,
+            Version = VersionInfo.Text,
+        });
+        services.AddSingleton<ProxyServer>();
+        services.AddSingleton<SessionCoordinator>();
+        services.AddSingleton<ClusterAdministrationService>();
+        services.AddSingleton<IClusterAdministration>(sp => sp.GetRequiredService<ClusterAdministrationService>());
+        services.AddSingleton<PcpUsers>();
+        services.AddSingleton(sp => new PcpServer(store, optionsHolder, sp.GetRequiredService<IClusterAdministration>(), sp.GetRequiredService<PcpUsers>().Current, sp.GetRequiredService<ILogger<PcpServer>>()));
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromDays(1)); // smart shutdown waits for clients
+        services.AddRazorComponents().AddInteractiveServerComponents();
+
+        builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = null);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            foreach (var address in ListenAddresses(options.ListenAddresses))
+            {
+                kestrel.Listen(address, options.Port, listen => listen.UseConnectionHandler<PostgresConnectionHandler>());
+            }
+
+            foreach (var address in ListenAddresses(options.PcpListenAddresses))
+            {
+                kestrel.Listen(address, options.PcpPort, listen => listen.UseConnectionHandler<PcpConnectionHandler>());
+            }
+
+            if (!string.IsNullOrEmpty(options.PcpSocketDir))
+            {
+                var socketPath = Path.Combine(options.PcpSocketDir, $".s.PGSQL.{options.PcpPort}");
+                DeleteStaleSocket(socketPath);
+                kestrel.ListenUnixSocket(socketPath, listen => listen.UseConnectionHandler<PcpConnectionHandler>());
+            }
+
+            foreach (var (address, port) in HttpEndpoints(commandLine.Urls ?? DefaultUrls))
+            {
+                kestrel.Listen(address, port);
+            }
+        });
+
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        ControlPlane.Map(app);
+
+        var pidFile = string.IsNullOrEmpty(options.PidFileName) ? null : new PidFile(options.PidFileName);
+        return new ProductHost(app, configuration, pidFile);
+    }
+
+    /// <summary>Starts listening and the background services.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        var logger = Services.GetRequiredService<ILoggerFactory>().CreateLogger("PgPoolConsole.Main");
+        foreach (var warning in Configuration.Warnings)
+        {
+            LogConfigWarning(logger, warning.ToString());
+        }
+
+        foreach (var note in Configuration.Notes)
+        {
+            LogConfigNote(logger, note.ToString());
+        }
+
+        _pidFile?.Create();
+        await App.StartAsync(cancellationToken);
+        var options = Configuration.Options;
+        foreach (var node in Store.Current.Nodes)
+        {
+            LogBackend(logger, node.Id, node.Host, node.Port, node.StatusName);
+        }
+
+        LogListening(logger, options.ListenAddresses, options.Port);
+        Services.GetRequiredService<HealthChecker>().Start();
+    }
+
+    /// <summary>Runs until stopped by a signal (stop command) or <see cref="StopAsync"/>.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken = default)
+    {
+        var shutdown = Services.GetRequiredService<ShutdownCoordinator>();
+        shutdown.RegisterSignals(() => Services.GetRequiredService<ReloadService>().Reload());
+        await StartAsync(cancellationToken);
+        await App.WaitForShutdownAsync(cancellationToken);
+    }
+
+    public async Task StopAsync(ShutdownMode mode = ShutdownMode.Fast)
+    {
+        Services.GetRequiredService<ShutdownCoordinator>().Request(mode == ShutdownMode.Immediate ? ShutdownMode.Fast : mode);
+        await App.StopAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        _pidFile?.Dispose();
+    }
+
+    private static IEnumerable<NodeState> InitialNodes(PgPoolOptions options, NodeStatusFile statusFile, bool discardStatus, TimeProvider timeProvider)
+    {
+        var saved = discardStatus ? new Dictionary<int, NodeStatus>() : statusFile.Read();
+        var now = timeProvider.GetUtcNow();
+        foreach (var backend in options.Backends)
+        {
+            var wasDown = saved.TryGetValue(backend.Id, out var status) && status == NodeStatus.Down;
+            yield return NodeState.FromOptions(backend, wasDown ? NodeStatus.Down : NodeStatus.Waiting, "down in pgpool_status before the restart", now);
+        }
+    }
+
+    /// <summary>A socket file left by a process that died would make the bind fail; remove it if nobody listens.</summary>
+    private static void DeleteStaleSocket(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        try
+        {
+            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            probe.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            throw new IOException($"another process is listening on {path}: address already in use");
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>listen_addresses: '*' for every interface, else a comma list of addresses or host names.</summary>
+    internal static IEnumerable<IPAddress> ListenAddresses(string listenAddresses)
+    {
+        var seen = new HashSet<IPAddress>();
+        foreach (var raw in listenAddresses.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            IEnumerable<IPAddress> addresses = raw switch
+            {
+                "*" => [IPAddress.Any],
+                "localhost" => [IPAddress.Loopback],
+                _ when IPAddress.TryParse(raw, out var ip) => [ip],
+                _ => Dns.GetHostAddresses(raw).Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork),
+            };
+            foreach (var address in addresses)
+            {
+                if (seen.Add(address))
+                {
+                    yield return address;
+                }
+            }
+        }
+    }
+
+    /// <summary>Parses --urls (http://host:port;...). HTTPS comes with TLS support.</summary>
+    internal static IEnumerable<(IPAddress Address, int Port)> HttpEndpoints(string urls)
+    {
+        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var normalised = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
+            if (!Uri.TryCreate(normalised, UriKind.Absolute, out var uri) || uri.Scheme != "http")
+            {
+                throw new CommandLineException($"invalid --urls value \"{url}\" (expected http://ADDRESS:PORT)");
+            }
+
+            var host = uri.Host.Trim('[', ']');
+            var address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host, out var ip) ? ip : throw new CommandLineException($"--urls: \"{host}\" is not an IP address");
+            yield return (address, uri.Port);
+        }
+    }
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "{Warning}")]
+    private static partial void LogConfigWarning(ILogger logger, string warning);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Debug, Message = "{Note}")]
+    private static partial void LogConfigNote(ILogger logger, string note);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Information, Message = "Setting up socket for {Addresses}:{Port}")]
+    private static partial void LogListening(ILogger logger, string addresses, int port);
+
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "backend node {NodeId}: {Host}:{Port} status {Status}")]
+    private static partial void LogBackend(ILogger logger, int nodeId, string host, int port, string status);
+}

@@ -1,0 +1,20 @@
+using System.Runtime.InteropServices;
+
+namespace PgPoolConsole.Api.Hosting;
+
+/// <summary>Sends POSIX signals to another process (stop / reload of a running instance).</summary>
+internal static partial class Signals
+{
+    public const int SigHup = 1;
+    public const int SigInt = 2;
+    public const int SigQuit = 3;
+    public const int SigTerm = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    /// <summary>Returns false when the process does not exist (or cannot be signalled).</summary>
+    public static bool Send(int pid, int signal) => Kill(pid, signal) == 0;
+
+    public static bool IsAlive(int pid) => Kill(pid, 0) == 0 || Marshal.GetLastPInvokeError() == 1; // EPERM: exists
+}
