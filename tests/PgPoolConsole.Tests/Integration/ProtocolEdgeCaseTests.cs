@@ -1,0 +1,161 @@
+using Microsoft.Extensions.DependencyInjection;
+using PgPoolConsole.Proxy.Sessions;
+
+namespace PgPoolConsole.Tests.Integration;
+
+/// <summary>
+/// What clients send that drivers never would, over in-memory pipes to the real proxy engine
+/// with real backends: each case gets a clear error, and the proxy keeps serving.
+/// </summary>
+[Collection(ProxyCollection.Name)]
+public sealed class ProtocolEdgeCaseTests(ProxyFixture proxy) : IAsyncLifetime
+{
+    private ProxyServer Server => proxy.Host.Services.GetRequiredService<ProxyServer>();
+
+    public Task InitializeAsync() => proxy.HealAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private async Task AssertProxyStillServesAsync()
+    {
+        await using var client = new RawClient(Server);
+        await client.ConnectAsync();
+        await client.SendAsync(RawClient.Query("SELECT 'still serving'"));
+        var reply = await client.ReadUntilReadyAsync();
+        Assert.Contains(reply, m => m.Type == 'D' && m.Text.Contains("still serving", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task MessageSplitIntoSingleBytes_IsAnsweredNormally()
+    {
+        await using var client = new RawClient(Server);
+        var startup = await client.ConnectAsync();
+        Assert.Equal('Z', startup[^1].Type);
+
+        foreach (var b in RawClient.Query("SELECT 6 * 7"))
+        {
+            await client.SendAsync([b]);
+            await Task.Yield();
+        }
+
+        var reply = await client.ReadUntilReadyAsync();
+        Assert.Contains(reply, m => m.Type == 'D' && m.Text.EndsWith("42", StringComparison.Ordinal));
+        Assert.Equal(('Z', "I"), reply[^1]);
+    }
+
+    [Fact]
+    public async Task SeveralQueriesInOneWrite_AreAnsweredInOrder()
+    {
+        await using var client = new RawClient(Server);
+        await client.ConnectAsync();
+        await client.SendAsync([.. RawClient.Query("SELECT 'first'"), .. RawClient.Query("SELECT 'second'"), .. RawClient.Query("SELECT 'third'")]);
+
+        foreach (var expected in new[] { "first", "second", "third" })
+        {
+            var reply = await client.ReadUntilReadyAsync();
+            Assert.Contains(reply, m => m.Type == 'D' && m.Text.Contains(expected, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task PipelinedExtendedQueries_AreAnsweredInOrder()
+    {
+        await using var client = new RawClient(Server);
+        await client.ConnectAsync();
+        var batch = new List<byte>();
+        for (var i = 1; i <= 3; i++)
+        {
+            batch.AddRange(RawClient.Message('P', RawClient.CString(""), RawClient.CString($"SELECT {i} * $1::int"), RawClient.Int16(0)));
+            batch.AddRange(RawClient.Message('B', RawClient.CString(""), RawClient.CString(""), RawClient.Int16(0), RawClient.Int16(1), RawClient.Int32(2), [.. "10"u8], RawClient.Int16(0)));
+            batch.AddRange(RawClient.Message('E', RawClient.CString(""), RawClient.Int32(0)));
+            batch.AddRange(RawClient.Message('S'));
+        }
+
+        await client.SendAsync([.. batch]);
+        foreach (var expected in new[] { "10", "20", "30" })
+        {
+            var reply = await client.ReadUntilReadyAsync();
+            Assert.Equal(['1', '2', 'D', 'C', 'Z'], reply.Select(m => m.Type));
+            Assert.EndsWith(expected, reply[2].Text, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task OversizedLengthField_GetsFatalProtocolError_AndTheProxyKeepsServing()
+    {
+        await using (var client = new RawClient(Server))
+        {
+            await client.ConnectAsync();
+            await client.SendAsync([(byte)'Q', 0x7f, 0xff, 0xff, 0xff]);
+
+            var reply = await client.ReadUntilReadyAsync();
+            var error = Assert.Single(reply);
+            Assert.Equal('E', error.Type);
+            Assert.StartsWith("FATAL 08P01 message of type \"Q\" from client is 2147483647 bytes long", error.Text);
+            await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        await AssertProxyStillServesAsync();
+    }
+
+    [Fact]
+    public async Task UnknownMessageType_GetsFatalProtocolError()
+    {
+        await using var client = new RawClient(Server);
+        await client.ConnectAsync();
+        await client.SendAsync(RawClient.Message('@', RawClient.CString("?")));
+
+        var reply = await client.ReadUntilReadyAsync();
+        Assert.Equal(('E', "FATAL 08P01 invalid frontend message type @"), Assert.Single(reply));
+        await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task ClientDisconnectingMidMessage_EndsOnlyItsSession()
+    {
+        var before = proxy.Host.Store.Sessions.Count;
+        await using (var client = new RawClient(Server))
+        {
+            await client.ConnectAsync();
+            Assert.Equal(before + 1, proxy.Host.Store.Sessions.Count);
+            var query = RawClient.Query("SELECT 'never finished'");
+            await client.SendAsync(query[..7]);
+            client.CloseSending();
+            await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        Assert.Equal(before, proxy.Host.Store.Sessions.Count);
+        await AssertProxyStillServesAsync();
+    }
+
+    [Fact]
+    public async Task GarbageInsteadOfStartupPacket_GetsFatalError()
+    {
+        await using var client = new RawClient(Server);
+        await client.SendAsync([0x47, 0x45, 0x54, 0x20, 0x2f, 0x20, 0x48, 0x54]); // "GET / HT"
+
+        var reply = await client.ReadUntilReadyAsync();
+        var error = Assert.Single(reply);
+        Assert.StartsWith("FATAL 08P01 invalid length of startup packet", error.Text);
+    }
+
+    [Fact]
+    public async Task UnknownDatabase_IsRefusedWithThePostgresError()
+    {
+        await using var client = new RawClient(Server);
+        var reply = await client.ConnectAsync("no_such_database");
+
+        Assert.Equal(('E', "FATAL 3D000 database \"no_such_database\" does not exist"), Assert.Single(reply));
+    }
+
+    [Fact]
+    public async Task EmptyQuery_GetsEmptyQueryResponse()
+    {
+        await using var client = new RawClient(Server);
+        await client.ConnectAsync();
+        await client.SendAsync(RawClient.Query("  ;  "));
+
+        var reply = await client.ReadUntilReadyAsync();
+        Assert.Equal(['I', 'Z'], reply.Select(m => m.Type));
+    }
+}

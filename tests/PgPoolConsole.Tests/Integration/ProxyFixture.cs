@@ -1,0 +1,205 @@
+using PgPoolConsole.Proxy.Cluster;
+using System.Globalization;
+using System.Text;
+using Npgsql;
+using PgPoolConsole.Api.Cli;
+using PgPoolConsole.Api.Hosting;
+using PgPoolConsole.Api.Local;
+using PgPoolConsole.Proxy.Protocol;
+using PgPoolConsole.Tests.Infrastructure;
+
+namespace PgPoolConsole.Tests.Integration;
+
+/// <summary>
+/// Real PostgreSQL 15 nodes with the whole product (proxy, PCP, HTTP) running in-process in
+/// front of them on free loopback ports. Tests that share it each work in their own database.
+/// </summary>
+public class ProxyFixture : IAsyncLifetime
+{
+    private readonly int _nodeCount;
+    private readonly bool _archiving;
+    private TestDirectory? _directory;
+    private readonly List<PostgresInstance> _nodes = [];
+    private int _databaseCounter;
+
+    public ProxyFixture()
+        : this(2)
+    {
+    }
+
+    protected ProxyFixture(int nodeCount, bool archiving = false)
+    {
+        _nodeCount = nodeCount;
+        _archiving = archiving;
+    }
+
+    public IReadOnlyList<PostgresInstance> Nodes => _nodes;
+
+    public ProductHost Host { get; private set; } = null!;
+
+    public int ProxyPort { get; private set; }
+
+    public int PcpPort { get; private set; }
+
+    public int HttpPort { get; private set; }
+
+    public string Directory => _directory!.Path;
+
+    public string ConfigPath => Path.Combine(Directory, "pgpool.conf");
+
+    public string PcpConfPath => Path.Combine(Directory, "pcp.conf");
+
+    /// <summary>Settings appended to the generated pgpool.conf (a subclass's or a test's).</summary>
+    protected virtual string ExtraConfiguration => "";
+
+    public async Task InitializeAsync()
+    {
+        _directory = await TestDirectory.CreateAsync();
+        var creating = Enumerable.Range(0, _nodeCount).Select(i => PostgresInstance.CreateAsync(new PostgresInstanceOptions
+        {
+            BaseDirectory = _directory.Path,
+            Name = $"node{i}",
+            FastUnsafe = true,
+            ArchiveDirectory = _archiving ? Path.Combine(_directory.Path, "archive", $"node{i}") : null,
+        })).ToList();
+        try
+        {
+            _nodes.AddRange(await Task.WhenAll(creating));
+        }
+        catch
+        {
+            _nodes.AddRange(creating.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
+            throw;
+        }
+
+        await StartProductAsync(ExtraConfiguration);
+    }
+
+    /// <summary>Writes pgpool.conf and pcp.conf for the nodes and starts the product.</summary>
+    public async Task StartProductAsync(string extraConfiguration = "", bool discardStatus = true)
+    {
+        ProxyPort = LocalPorts.GetFreePort();
+        PcpPort = LocalPorts.GetFreePort();
+        HttpPort = LocalPorts.GetFreePort();
+        var conf = new StringBuilder();
+        conf.AppendLine("backend_clustering_mode = 'native_replication'");
+        conf.AppendLine("listen_addresses = '127.0.0.1'");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"port = {ProxyPort}");
+        conf.AppendLine("pcp_listen_addresses = '127.0.0.1'");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"pcp_port = {PcpPort}");
+        conf.AppendLine("pcp_socket_dir = ''");
+        conf.AppendLine("num_init_children = 64");
+        conf.AppendLine("health_check_period = 0");
+        conf.AppendLine("health_check_user = 'postgres'");
+        conf.AppendLine("health_check_timeout = 5");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"logdir = '{Directory}'");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"pid_file_name = '{Directory}/pgpool.pid'");
+        for (var i = 0; i < _nodes.Count; i++)
+        {
+            conf.AppendLine(CultureInfo.InvariantCulture, $"backend_hostname{i} = '127.0.0.1'");
+            conf.AppendLine(CultureInfo.InvariantCulture, $"backend_port{i} = {_nodes[i].Port}");
+            conf.AppendLine(CultureInfo.InvariantCulture, $"backend_weight{i} = 1");
+            conf.AppendLine(CultureInfo.InvariantCulture, $"backend_data_directory{i} = '{_nodes[i].DataDirectory}'");
+        }
+
+        conf.AppendLine(extraConfiguration);
+        await File.WriteAllTextAsync(ConfigPath, conf.ToString());
+        await File.WriteAllTextAsync(PcpConfPath, $"postgres:{PgMd5.Hex("postgres")}\n");
+        var args = new List<string> { "-n", "-f", ConfigPath, "-F", PcpConfPath, "--urls", $"http://127.0.0.1:{HttpPort}" };
+        if (discardStatus)
+        {
+            args.Add("-D");
+        }
+
+        Host = ProductHost.Create(CommandLine.Parse(args));
+        await Host.StartAsync();
+    }
+
+    public async Task StopProductAsync()
+    {
+        await Host.StopAsync(ShutdownMode.Fast);
+        await Host.DisposeAsync();
+    }
+
+    /// <summary>Restarts the product with other settings (and every node attached again unless <paramref name="discardStatus"/> is false).</summary>
+    public async Task RestartProductAsync(string extraConfiguration = "", bool discardStatus = true)
+    {
+        await StopProductAsync();
+        await StartProductAsync(extraConfiguration, discardStatus);
+    }
+
+    public async Task DisposeAsync()
+    {
+        try
+        {
+            if (Host is not null)
+            {
+                await StopProductAsync();
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(_nodes.Select(n => n.DisposeAsync().AsTask()));
+            if (_directory is not null)
+            {
+                await _directory.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Npgsql connection string through the proxy.</summary>
+    public string ConnectionString(string database, string user = "postgres", string? password = null) =>
+        new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1",
+            Port = ProxyPort,
+            Username = user,
+            Password = password,
+            Database = database,
+            Pooling = false,
+            Timeout = 15,
+            CommandTimeout = 120,
+        }.ConnectionString;
+
+    public PsqlOptions PsqlOptions(string database) => new("127.0.0.1", ProxyPort, "postgres", database);
+
+    /// <summary>Runs psql through the proxy.</summary>
+    public Task<ProcessResult> PsqlAsync(string database, params string[] sqlOrArgs) =>
+        Psql.RunAsync("127.0.0.1", ProxyPort, "postgres", database, sqlOrArgs);
+
+    /// <summary>Creates a fresh database through the proxy (so on every node) and returns its name.</summary>
+    public async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        var name = $"{prefix}_{Interlocked.Increment(ref _databaseCounter)}".ToLowerInvariant();
+        (await PsqlAsync("postgres", $"CREATE DATABASE {name}")).EnsureSuccess();
+        return name;
+    }
+
+    /// <summary>Puts every node back in service: resumed, started, attached (for tests that break nodes).</summary>
+    public async Task HealAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            if (node.IsPaused)
+            {
+                await node.ResumeAsync();
+            }
+
+            if (!node.IsRunning)
+            {
+                await node.StartAsync();
+            }
+        }
+
+        if (Host.Store.Current.Nodes.Any(n => !n.IsUsable))
+        {
+            await RestartProductAsync(ExtraConfiguration);
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ProxyCollection : ICollectionFixture<ProxyFixture>
+{
+    public const string Name = "proxy on two nodes";
+}
