@@ -18,6 +18,7 @@ public class ProxyFixture : IAsyncLifetime
 {
     private readonly int _nodeCount;
     private readonly bool _archiving;
+    private readonly PostgresAuthMethod[] _authMethods;
     private TestDirectory? _directory;
     private readonly List<PostgresInstance> _nodes = [];
     private int _databaseCounter;
@@ -27,11 +28,15 @@ public class ProxyFixture : IAsyncLifetime
     {
     }
 
-    protected ProxyFixture(int nodeCount, bool archiving = false)
+    protected ProxyFixture(int nodeCount, bool archiving = false, PostgresAuthMethod[]? authMethods = null)
     {
         _nodeCount = nodeCount;
         _archiving = archiving;
+        _authMethods = authMethods ?? [.. Enumerable.Repeat(PostgresAuthMethod.Trust, nodeCount)];
     }
+
+    /// <summary>The postgres role's password on nodes that do not trust 127.0.0.1.</summary>
+    public const string Password = "s3cret-pw";
 
     public IReadOnlyList<PostgresInstance> Nodes => _nodes;
 
@@ -61,6 +66,8 @@ public class ProxyFixture : IAsyncLifetime
             Name = $"node{i}",
             FastUnsafe = true,
             ArchiveDirectory = _archiving ? Path.Combine(_directory.Path, "archive", $"node{i}") : null,
+            AuthMethod = _authMethods[i],
+            Password = _authMethods[i] == PostgresAuthMethod.Trust ? null : Password,
         })).ToList();
         try
         {
@@ -91,6 +98,7 @@ public class ProxyFixture : IAsyncLifetime
         conf.AppendLine("num_init_children = 64");
         conf.AppendLine("health_check_period = 0");
         conf.AppendLine("health_check_user = 'postgres'");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"health_check_password = '{Password}'");
         conf.AppendLine("health_check_timeout = 5");
         conf.AppendLine(CultureInfo.InvariantCulture, $"logdir = '{Directory}'");
         conf.AppendLine(CultureInfo.InvariantCulture, $"pid_file_name = '{Directory}/pgpool.pid'");

@@ -1,0 +1,19 @@
+namespace PgPoolConsole.Tests.Infrastructure;
+
+/// <summary>Waits for a condition that becomes true asynchronously (a session ending, a node going down).</summary>
+public static class Eventually
+{
+    public static async Task TrueAsync(Func<bool> condition, TimeSpan timeout, string because)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"not true within {timeout.TotalSeconds:0.#} s: {because}");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Globalization;
+using PgPoolConsole.Api.Local;
+using PgPoolConsole.Tests.Infrastructure;
+
+namespace PgPoolConsole.Tests.Integration;
+
+/// <summary>The pgpoolconsole executable as an operator runs it.</summary>
+public sealed class CommandLineTests : IAsyncLifetime
+{
+    private static readonly string Executable = Path.Combine(AppContext.BaseDirectory, "pgpoolconsole.dll");
+    private TestDirectory _directory = null!;
+
+    public async Task InitializeAsync() => _directory = await TestDirectory.CreateAsync();
+
+    public async Task DisposeAsync() => await _directory.DisposeAsync();
+
+    private static Task<ProcessResult> RunAsync(params string[] args) =>
+        ProcessRunner.RunAsync("dotnet", [Executable, .. args], timeout: TimeSpan.FromSeconds(60));
+
+    private string WriteConfig(string text)
+    {
+        var path = _directory.Combine("pgpool.conf");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Fact]
+    public async Task Version_PrintsTheProductVersion()
+    {
+        var result = await RunAsync("--version");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Matches(@"^pgpoolconsole \d+\.\d+\.\d+", result.StandardOutput);
+    }
+
+    [Fact]
+    public async Task Md5_PrintsWhatPgMd5Prints()
+    {
+        var result = await RunAsync("md5", "postgres");
+
+        Assert.Equal("e8a48653851e28c69d0506508fb27fc5", result.EnsureSuccess().StandardOutput.Trim());
+    }
+
+    [Fact]
+    public async Task InvalidValues_StopStartUp_NamingFileLineKeyAndWhatIsAllowed()
+    {
+        var config = WriteConfig("port = 99999\nbackend_hostname0 = '127.0.0.1'\nload_balance_mode = maybe\n");
+
+        var result = await RunAsync("-n", "-f", config);
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains($"{config}:1: invalid value for parameter \"port\": \"99999\" (allowed: an integer from 1 to 65535)", result.StandardError);
+        Assert.Contains($"{config}:3: invalid value for parameter \"load_balance_mode\": \"maybe\" (allowed: on, off, true, false, yes, no, 1, 0)", result.StandardError);
+    }
+
+    [Fact]
+    public async Task SyntaxError_NamesTheLine()
+    {
+        var config = WriteConfig("replication_mode = true\nbackend_hostname0 = node01'\n");
+
+        var result = await RunAsync("-n", "-f", config);
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains($"{config}:2: syntax error near \"node01'\"", result.StandardError);
+    }
+
+    [Fact]
+    public async Task UnknownOption_IsRefused()
+    {
+        var result = await RunAsync("--frobnicate");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("unrecognized argument \"--frobnicate\"", result.StandardError);
+    }
+
+    [Fact]
+    public async Task StartInForeground_ThenStopFast_EndsTheProcessAndRemovesThePidFile()
+    {
+        var proxyPort = LocalPorts.GetFreePort();
+        var config = WriteConfig(string.Join('\n',
+            "replication_mode = on",
+            "listen_addresses = '127.0.0.1'",
+            $"port = {proxyPort.ToString(CultureInfo.InvariantCulture)}",
+            $"pcp_port = {LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture)}",
+            "pcp_socket_dir = ''",
+            "backend_hostname0 = '127.0.0.1'",
+            $"backend_port0 = {LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture)}",
+            "heatlh_check_period = 10",
+            $"logdir = '{_directory.Path}'",
+            $"pid_file_name = '{_directory.Path}/pgpool.pid'",
+            ""));
+        var startInfo = new ProcessStartInfo("dotnet", [Executable, "-n", "-f", config, "--urls", $"http://127.0.0.1:{LocalPorts.GetFreePort()}"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var product = Process.Start(startInfo)!;
+        var stderr = new System.Text.StringBuilder();
+        product.ErrorDataReceived += (_, e) => { lock (stderr) { stderr.AppendLine(e.Data); } };
+        product.BeginErrorReadLine();
+        product.BeginOutputReadLine();
+        try
+        {
+            await Eventually.TrueAsync(() => File.Exists(_directory.Combine("pgpool.pid")) && !LocalPorts.IsFree(proxyPort), TimeSpan.FromSeconds(30), "the product starts listening");
+
+            var stop = await RunAsync("-f", config, "-m", "fast", "stop");
+
+            Assert.Equal(0, stop.ExitCode);
+            Assert.Contains("done.", stop.StandardOutput);
+            Assert.True(product.WaitForExit(TimeSpan.FromSeconds(20)), "the product exits after stop");
+            Assert.False(File.Exists(_directory.Combine("pgpool.pid")));
+            lock (stderr)
+            {
+                Assert.Contains($"{config}:8: unknown configuration parameter \"heatlh_check_period\"", stderr.ToString());
+            }
+        }
+        finally
+        {
+            if (!product.HasExited)
+            {
+                product.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Stop_WhenNothingRuns_SaysSo()
+    {
+        var config = WriteConfig($"backend_hostname0 = '127.0.0.1'\npid_file_name = '{_directory.Path}/none.pid'\n");
+
+        var result = await RunAsync("-f", config, "stop");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("is pgpoolconsole running?", result.StandardError);
+    }
+}
