@@ -19,8 +19,8 @@ internal static class ControlCommands
         var signal = commandLine.Mode switch
         {
             ShutdownMode.Smart => Signals.SigTerm,
-            ShutdownMode.Fast => Signals.SigInt,
-            _ => Signals.SigQuit,
+            ShutdownMode.Fast => Signals.SigUsr1,
+            _ => Signals.SigUsr2,
         };
         Console.Write("stop request sent to pgpoolconsole (pid " + pid + "). waiting for termination...");
         Signals.Send(pid, signal);

@@ -10,8 +10,7 @@ internal static class ControlPlane
         // wwwroot at the repository root is the content root's web root (copied next to the executable).
         app.UseStaticFiles();
         app.UseAntiforgery();
-        // The manifest is named after this assembly, not the entry assembly (a test host, for one).
-        app.MapStaticAssets(Path.Combine(AppContext.BaseDirectory, "pgpoolconsole.staticwebassets.endpoints.json"));
+        app.MapStaticAssets();
         app.MapRazorComponents<WebUi.Components.App>().AddInteractiveServerRenderMode();
 
         // Patroni-style health: 200 when the proxy serves and at least one node is attached.

@@ -48,6 +48,9 @@ public sealed partial class ProductHost : IAsyncDisposable
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = [],
+            // Named after this assembly (not the entry assembly, which is a test host in tests) so the
+            // static web asset manifests next to it are found.
+            ApplicationName = typeof(ProductHost).Assembly.GetName().Name,
             ContentRootPath = AppContext.BaseDirectory,
             WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
         });
@@ -107,6 +110,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddRazorComponents().AddInteractiveServerComponents();
 
         builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = null);
+        builder.WebHost.UseStaticWebAssets(); // assets of WebUi and the framework in a build (a publish copies them to wwwroot)
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

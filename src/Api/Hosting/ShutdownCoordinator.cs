@@ -6,7 +6,9 @@ namespace PgPoolConsole.Api.Hosting;
 /// <summary>
 /// pgpool's shutdown modes: smart (SIGTERM) stops accepting clients and waits for the connected
 /// ones to leave; fast (SIGINT) ends every session at once (clients get FATAL 57P01); immediate
-/// (SIGQUIT) exits without waiting. SIGHUP reloads the configuration.
+/// (SIGQUIT) exits without waiting. SIGHUP reloads the configuration. A process started in the
+/// background inherits SIGINT and SIGQUIT ignored, so <c>stop</c> sends SIGUSR1 (fast) and
+/// SIGUSR2 (immediate), which always arrive.
 /// </summary>
 public sealed partial class ShutdownCoordinator : IDisposable
 {
@@ -28,6 +30,8 @@ public sealed partial class ShutdownCoordinator : IDisposable
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; Request(ShutdownMode.Smart); }));
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; Request(ShutdownMode.Fast); }));
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGQUIT, context => { context.Cancel = true; Request(ShutdownMode.Immediate); }));
+        _registrations.Add(PosixSignalRegistration.Create((PosixSignal)Signals.SigUsr1, context => { context.Cancel = true; Request(ShutdownMode.Fast); }));
+        _registrations.Add(PosixSignalRegistration.Create((PosixSignal)Signals.SigUsr2, context => { context.Cancel = true; Request(ShutdownMode.Immediate); }));
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => { context.Cancel = true; reload(); }));
     }
 

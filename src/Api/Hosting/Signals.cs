@@ -8,6 +8,8 @@ internal static partial class Signals
     public const int SigHup = 1;
     public const int SigInt = 2;
     public const int SigQuit = 3;
+    public const int SigUsr1 = 10;
+    public const int SigUsr2 = 12;
     public const int SigTerm = 15;
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
