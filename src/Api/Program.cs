@@ -40,6 +40,7 @@ public static class Program
                 "reload" => ControlCommands.Reload(commandLine),
                 "md5" => ControlCommands.Md5(commandLine),
                 "demo" => await DemoCommand.RunAsync(commandLine),
+                "verify" => await VerifyCommand.RunAsync(commandLine),
                 _ => throw new CommandLineException($"unknown command \"{commandLine.Command}\""),
             };
         }

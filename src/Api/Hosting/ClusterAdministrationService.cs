@@ -1,3 +1,5 @@
+using Hangfire;
+using PgPoolConsole.Api.Jobs;
 using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Health;
@@ -16,8 +18,18 @@ public sealed partial class ClusterAdministrationService(
     SessionCoordinator coordinator,
     ReloadService reloadService,
     ShutdownCoordinator shutdown,
+    IBackgroundJobClient jobs,
     ILogger<ClusterAdministrationService> logger) : IClusterAdministration
 {
+    /// <summary>Queues a consistency check; its results appear in the store under the returned id.</summary>
+    public Task<(AdminResult Result, string? CheckId)> StartConsistencyCheckAsync(ConsistencyRequest request, CancellationToken cancellationToken)
+    {
+        var id = Guid.NewGuid().ToString("N")[..12];
+        store.ConsistencyChecks.Publish(new ConsistencyCheck(id, store.TimeProvider.GetUtcNow(), null, ConsistencyCheckState.Running, [], null));
+        jobs.Enqueue<ConsistencyCheckJob>(job => job.RunAsync(id, request.Databases.ToArray(), request.Tables.ToArray(), request.ChunkRows, CancellationToken.None));
+        return Task.FromResult<(AdminResult, string?)>((AdminResult.Ok($"consistency check {id} started"), id));
+    }
+
     /// <summary>
     /// Failback: the node must be detached and reachable. Traffic pauses at transaction
     /// boundaries while every session connects to the node (its state replayed), then the node

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections;
 using PgPoolConsole.Api.Cli;
+using PgPoolConsole.Api.Jobs;
 using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Configuration;
@@ -105,6 +106,8 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddSingleton<ClusterAdministrationService>();
         services.AddSingleton<IClusterAdministration>(sp => sp.GetRequiredService<ClusterAdministrationService>());
         services.AddSingleton<PcpUsers>();
+        services.AddSingleton<ConsistencyVerifier>();
+        services.AddJobs(options);
         services.AddSingleton(sp => new PcpServer(store, optionsHolder, sp.GetRequiredService<IClusterAdministration>(), sp.GetRequiredService<PcpUsers>().Current, sp.GetRequiredService<ILogger<PcpServer>>()));
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromDays(1)); // smart shutdown waits for clients
         services.AddRazorComponents().AddInteractiveServerComponents();

@@ -49,5 +49,8 @@ public interface IClusterAdministration
 
     Task<AdminResult> ReloadAsync(CancellationToken cancellationToken);
 
+    /// <summary>Starts a consistency check of the attached nodes (a background job); returns its id.</summary>
+    Task<(AdminResult Result, string? CheckId)> StartConsistencyCheckAsync(ConsistencyRequest request, CancellationToken cancellationToken);
+
     Task<AdminResult> StopAsync(ShutdownMode mode, CancellationToken cancellationToken);
 }

@@ -40,6 +40,8 @@ public sealed class ClusterStateStore
 
     public RecoveryProgressHolder Recovery { get; } = new();
 
+    public ConsistencyCheckHolder ConsistencyChecks { get; } = new();
+
     /// <summary>Counters of one node (select/insert/... counts, health checks).</summary>
     public NodeStatistics Statistics(int nodeId)
     {
