@@ -85,6 +85,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddSingleton(_ => new BackendConnector(TimeSpan.FromMilliseconds(options.ConnectTimeout > 0 ? options.ConnectTimeout : 10000)));
         services.AddSingleton<FailoverController>();
         services.AddSingleton<IFailoverController>(sp => sp.GetRequiredService<FailoverController>());
+        services.AddSingleton<CatalogCache>();
         services.AddSingleton<QueryRouter>();
         services.AddSingleton<HealthChecker>();
         services.AddSingleton<ShutdownCoordinator>();

@@ -40,6 +40,7 @@ public sealed partial class ClientSession
             _request.Write(segment.Span);
         }
 
+        await EnsureFunctionCatalogAsync(plan, cancellationToken);
         var route = EffectiveRoute(plan);
         if (route == QueryRoute.Read)
         {
@@ -47,23 +48,36 @@ public sealed partial class ClientSession
             return;
         }
 
-        if (plan.TimeFunctions.Count > 0 && await ReadClocksAsync(plan.TimeFunctions.Any(u => u.Source == TimeSource.Statement), cancellationToken) is var (transactionTime, statementTime))
+        var rewrite = route == QueryRoute.Write ? await PrepareWriteAsync(sql, plan, cancellationToken) : WriteRewrite.None;
+        if (rewrite.Refusal is { } refusal)
         {
-            // Every node stores the main node's time, not its own.
-            sql = TimeFunctions.Rewrite(sql, plan.TimeFunctions, transactionTime, statementTime);
+            await RefuseAsync(refusal, sendReady: true, cancellationToken);
+            return;
+        }
+
+        if (rewrite.Template is { } template && await TemplateValuesAsync(template, cancellationToken) is { } values)
+        {
+            // Every node gets the same values: the main node's time, one generated random value.
+            sql = template.RenderLiterals(values);
             _request.ResetWrittenCount();
             PgWriter.Query(_request, sql);
         }
 
+        var wrap = route == QueryRoute.Write && _transactionStatus == 'I' && !plan.HasTransactionControl && !plan.CannotRunInTransactionBlock;
         var request = new ReplicatedRequest
         {
             Body = _request.WrittenMemory,
             Sql = sql,
             Order = OrderOf(route),
-            WrapInTransaction = route == QueryRoute.Write && _transactionStatus == 'I' && !plan.HasTransactionControl && !plan.CannotRunInTransactionBlock,
+            WrapInTransaction = wrap,
+            MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
         };
         await ExecuteAndRelayAsync(request, plan, cancellationToken);
         _listening |= plan.Statements.Any(s => s.Kind == StatementKind.Listen);
+        if (plan.Statements.Any(s => s.Kind == StatementKind.Ddl))
+        {
+            _context.Router.Catalog.Invalidate(Database);
+        }
         if (plan.ChangesPreparedStatements)
         {
             ForgetDeallocatedStatements(plan, sql);

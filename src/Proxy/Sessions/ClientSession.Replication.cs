@@ -35,6 +35,9 @@ internal sealed class ReplicatedRequest
     /// <summary>For a flushed extended-query batch without Sync: completions to wait for (else -1).</summary>
     public int TerminalCount { get; init; } = -1;
 
+    /// <summary>Statements only the main node runs first, inside the transaction (insert_lock's advisory locks); each yields one ReadyForQuery.</summary>
+    public byte[]? MainPrefix { get; init; }
+
     /// <summary>Run inside BEGIN ... COMMIT of our own (an autocommit write), committing replicas first.</summary>
     public bool WrapInTransaction { get; init; }
 
@@ -127,7 +130,7 @@ public sealed partial class ClientSession
         {
             var backend = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
             main = ResultFor(backend);
-            await RunOnNodeAsync(main, request, cancellationToken);
+            await RunOnNodeAsync(main, request, cancellationToken, isMain: true);
             if (main.Lost is null)
             {
                 break;
@@ -211,7 +214,7 @@ public sealed partial class ClientSession
 
     /// <summary>Sends (our BEGIN,) any prefix and the request to one node and reads its answer.
     /// Connection failures are recorded in <see cref="NodeResult.Lost"/>, not thrown.</summary>
-    private async Task RunOnNodeAsync(NodeResult result, ReplicatedRequest request, CancellationToken cancellationToken)
+    private async Task RunOnNodeAsync(NodeResult result, ReplicatedRequest request, CancellationToken cancellationToken, bool isMain = false)
     {
         var backend = result.Backend;
         try
@@ -221,6 +224,14 @@ public sealed partial class ClientSession
             {
                 backend.Writer.Write(BeginQuery);
                 result.SilentReadyCycles = 1;
+                readyCount++;
+            }
+
+            if (isMain && request.MainPrefix is { } prefixStatement)
+            {
+                // insert_lock: taken on the main node only; it orders the others.
+                backend.Writer.Write(prefixStatement);
+                result.SilentReadyCycles++;
                 readyCount++;
             }
 
@@ -238,7 +249,7 @@ public sealed partial class ClientSession
             result.ParameterDescriptionTrims = request.ParameterDescriptionTrims.Length > 0 ? new Queue<int>(request.ParameterDescriptionTrims) : null;
             await backend.Writer.FlushAsync(cancellationToken);
             LogPerNodeStatement(backend, request.Sql);
-            await ReadResultAsync(result, request.TerminalCount >= 0 ? 1 : readyCount, streamToClient: false, cancellationToken, request.TerminalCount);
+            await ReadResultAsync(result, request.TerminalCount >= 0 ? 1 + result.SilentReadyCycles : readyCount, streamToClient: false, cancellationToken, request.TerminalCount);
         }
         catch (Exception e) when (IsConnectionFailure(e))
         {

@@ -213,7 +213,7 @@ public sealed partial class ClientSession : IProxySession
                         await WaitAtBoundaryAsync(cancellationToken);
                     }
 
-                    AddToBatch(message);
+                    await AddToBatchAsync(message, cancellationToken);
                     break;
                 case 'H':
                     await ExecuteBatchAsync(sync: false, cancellationToken);
