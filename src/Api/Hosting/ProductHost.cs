@@ -86,6 +86,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddSingleton<FailoverController>();
         services.AddSingleton<IFailoverController>(sp => sp.GetRequiredService<FailoverController>());
         services.AddSingleton<CatalogCache>();
+        services.AddSingleton<LockWaitInspector>();
         services.AddSingleton<QueryRouter>();
         services.AddSingleton<HealthChecker>();
         services.AddSingleton<ShutdownCoordinator>();
@@ -98,6 +99,7 @@ public sealed partial class ProductHost : IAsyncDisposable
             Connector = sp.GetRequiredService<BackendConnector>(),
             Failover = sp.GetRequiredService<IFailoverController>(),
             Router = sp.GetRequiredService<QueryRouter>(),
+            LockWaits = sp.GetRequiredService<LockWaitInspector>(),
             LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
             TimeProvider = timeProvider,
             Version = VersionInfo.Text,

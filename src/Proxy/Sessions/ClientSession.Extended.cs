@@ -346,7 +346,7 @@ public sealed partial class ClientSession
             var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
             if (sync)
             {
-                await RelayOutcomeAsync(outcome, category, route == QueryRoute.Write, cancellationToken);
+                await RelayOutcomeAsync(outcome, category, route == QueryRoute.Write, final: true, cancellationToken);
                 if (plan.Statements.Any(s => s.Kind == Sql.StatementKind.Ddl))
                 {
                     _context.Router.Catalog.Invalidate(Database);
@@ -429,7 +429,7 @@ public sealed partial class ClientSession
                 return;
             }
 
-            await FinishReadAsync(result, cancellationToken);
+            await FinishReadAsync(result, final: true, cancellationToken);
             return;
         }
     }

@@ -155,7 +155,7 @@ public sealed partial class ClientSession
         }
 
         var others = LiveBackends().Where(b => b.NodeId != main.NodeId).ToList();
-        var rest = await RunEverywhereAsync(others, request, cancellationToken);
+        var rest = await RunEverywhereAsync(others, request, cancellationToken, watchLockWaits: true);
         outcome.Results.AddRange(rest.Results);
         return outcome;
     }
@@ -190,16 +190,19 @@ public sealed partial class ClientSession
     }
 
     /// <summary>Sends the request to the given nodes at once and waits for all of them.</summary>
-    private async Task<ReplicationOutcome> RunEverywhereAsync(List<BackendConnection> backends, ReplicatedRequest request, CancellationToken cancellationToken)
+    private async Task<ReplicationOutcome> RunEverywhereAsync(List<BackendConnection> backends, ReplicatedRequest request, CancellationToken cancellationToken, bool watchLockWaits = false)
     {
         var results = backends.Select(ResultFor).ToList();
-        if (results.Count == 1)
+        if (results.Count > 0)
         {
-            await RunOnNodeAsync(results[0], request, cancellationToken);
-        }
-        else if (results.Count > 1)
-        {
-            await Task.WhenAll(results.Select(r => RunOnNodeAsync(r, request, cancellationToken)));
+            var runs = results.Select(r => RunOnNodeAsync(r, request, cancellationToken)).ToList();
+            var all = Task.WhenAll(runs);
+            if (watchLockWaits && await Task.WhenAny(all, Task.Delay(LockWaitCheckDelay, cancellationToken)) != all)
+            {
+                await WatchLockWaitsAsync(results, runs, all, cancellationToken);
+            }
+
+            await all;
         }
 
         foreach (var lost in results.Where(r => r.Lost is not null).ToList())
@@ -210,6 +213,90 @@ public sealed partial class ClientSession
 
         var primary = results.FirstOrDefault() ?? ResultFor(MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down"));
         return new ReplicationOutcome(primary, results);
+    }
+
+    private static readonly TimeSpan LockWaitCheckDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The main node has answered, but another node still works on the write. A write that ran on
+    /// the main node without waiting should not wait on another node: if it waits there for a lock
+    /// held by a session that itself waits for this session (a deadlock across nodes, which no
+    /// node can detect), or longer than replica_statement_timeout for a lock held outside the
+    /// proxy, its statement on that node is cancelled and the write fails everywhere instead of
+    /// hanging forever.
+    /// </summary>
+    private async Task WatchLockWaitsAsync(List<NodeResult> results, List<Task> runs, Task all, CancellationToken cancellationToken)
+    {
+        var blockedSince = new Dictionary<int, DateTime>();
+        while (!all.IsCompleted)
+        {
+            for (var i = 0; i < results.Count; i++)
+            {
+                if (runs[i].IsCompleted || results[i].CancelledBecause is not null)
+                {
+                    continue;
+                }
+
+                var backend = results[i].Backend;
+                var blockers = await _context.LockWaits.BlockersAsync(backend.NodeId, backend.ProcessId, cancellationToken);
+                if (blockers.Count == 0)
+                {
+                    blockedSince.Remove(backend.NodeId);
+                    continue; // running, not waiting for a lock
+                }
+
+                var reason = await FindCrossNodeDeadlockAsync(backend.NodeId, blockers, cancellationToken);
+                if (reason is null)
+                {
+                    var since = blockedSince.TryGetValue(backend.NodeId, out var first) ? first : blockedSince[backend.NodeId] = DateTime.UtcNow;
+                    var timeout = _context.Options.Current.ReplicaStatementTimeout;
+                    if (timeout <= 0 || DateTime.UtcNow - since < TimeSpan.FromMilliseconds(timeout))
+                    {
+                        continue;
+                    }
+
+                    reason = $"the statement waited {timeout} ms on node {backend.NodeId} for a lock held by backend(s) {string.Join(", ", blockers)} while it had run on the main node without waiting (replica_statement_timeout)";
+                }
+
+                results[i].CancelledBecause = reason;
+                LogCancelledWait(_logger, Id, backend.NodeId, reason);
+                await BackendCanceller.CancelAsync(backend.Endpoint, backend.ProcessId, backend.SecretKey, cancellationToken);
+            }
+
+            await Task.WhenAny(all, Task.Delay(LockWaitCheckDelay, cancellationToken));
+        }
+    }
+
+    /// <summary>
+    /// Whether a backend of another session blocks us on this node while that session waits on
+    /// some other node for one of our backends: a cycle of waits across nodes.
+    /// </summary>
+    private async Task<string?> FindCrossNodeDeadlockAsync(int nodeId, IReadOnlyList<int> blockers, CancellationToken cancellationToken)
+    {
+        foreach (var other in _context.Store.Sessions.List())
+        {
+            if (other.Id == Id || !other.Backends.Any(b => b.NodeId == nodeId && blockers.Contains(b.BackendProcessId)))
+            {
+                continue;
+            }
+
+            foreach (var theirs in other.Backends.Where(b => b.NodeId != nodeId))
+            {
+                var ours = theirs.NodeId < _backends.Length ? _backends[theirs.NodeId] : null;
+                if (ours is null)
+                {
+                    continue;
+                }
+
+                var theirBlockers = await _context.LockWaits.BlockersAsync(theirs.NodeId, theirs.BackendProcessId, cancellationToken);
+                if (theirBlockers.Contains(ours.ProcessId))
+                {
+                    return $"deadlock across nodes: on node {nodeId} this session waits for session {other.Id}, which waits on node {theirs.NodeId} for this session";
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Sends (our BEGIN,) any prefix and the request to one node and reads its answer.
@@ -291,6 +378,18 @@ public sealed partial class ClientSession
             return outcome;
         }
 
+        if (results.FirstOrDefault(r => r.CancelledBecause is not null) is { } cancelled)
+        {
+            return await FailEverywhereAsync(outcome, results, new PgErrorFields { SqlState = "40P01", Message = "deadlock detected", Detail = cancelled.CancelledBecause, Hint = "retry the transaction" }, cancellationToken);
+        }
+
+        if (results.Where(r => r.Failed).All(r => IsNonDeterministicError(r.FirstError!)) && results.Any(r => r.Failed))
+        {
+            // A node failed on its own (deadlock, serialization failure): not divergence. Undo everywhere, report its error.
+            var failure = results.First(r => r.Failed).FirstError!;
+            return await FailEverywhereAsync(outcome, results, failure with { Severity = "ERROR" }, cancellationToken);
+        }
+
         var majority = groups[0].ToList();
         var minority = results.Except(majority).ToList();
         var kindsDiffer = results.Select(r => KindsOf(r)).Distinct().Count() > 1;
@@ -315,23 +414,28 @@ public sealed partial class ClientSession
             return new ReplicationOutcome(answer, majority);
         }
 
-        // Undo on every node: the client is told, the session lives, nothing diverges.
-        foreach (var result in results.Where(r => r.Status == 'T'))
-        {
-            await ForceFailureAsync(result.Backend, cancellationToken);
-            result.Status = result.Backend.TransactionStatus;
-        }
-
-        outcome.ReplacementError = new PgErrorFields
+        return await FailEverywhereAsync(outcome, results, new PgErrorFields
         {
             Severity = "ERROR",
-            SqlState = "XX001",
+            SqlState = "55000",
             Message = kindsDiffer
                 ? "backend nodes returned different results; the statement was rolled back on all nodes"
                 : "backend nodes reported different numbers of affected rows; the statement was rolled back on all nodes",
             Detail = details,
             Hint = "check data consistency among the nodes (pgpoolconsole verify)",
-        };
+        }, cancellationToken);
+    }
+
+    /// <summary>Undo on every node: the client is told, the session lives, nothing diverges.</summary>
+    private async Task<ReplicationOutcome> FailEverywhereAsync(ReplicationOutcome outcome, List<NodeResult> results, PgErrorFields error, CancellationToken cancellationToken)
+    {
+        foreach (var result in results.Where(r => r.Backend.TransactionStatus == 'T'))
+        {
+            await ForceFailureAsync(result.Backend, cancellationToken);
+            result.Status = result.Backend.TransactionStatus;
+        }
+
+        outcome.ReplacementError = error;
         return outcome;
     }
 
@@ -389,7 +493,7 @@ public sealed partial class ClientSession
                 var (committed, error) = await EndOnNodeAsync(backend, commit && backend.TransactionStatus == 'T', cancellationToken);
                 if (commit && !committed)
                 {
-                    commitFailure ??= error ?? new PgErrorFields { SqlState = "XX000", Message = $"COMMIT did not commit on node {backend.NodeId}" };
+                    commitFailure ??= error ?? new PgErrorFields { SqlState = "40000", Message = $"COMMIT did not commit on node {backend.NodeId}" };
                 }
             }
         }
@@ -400,7 +504,7 @@ public sealed partial class ClientSession
             var (committed, error) = await EndOnNodeAsync(main, commitMain, cancellationToken);
             if (commitMain && !committed)
             {
-                commitFailure ??= error ?? new PgErrorFields { SqlState = "XX000", Message = "COMMIT did not commit on the main node" };
+                commitFailure ??= error ?? new PgErrorFields { SqlState = "40000", Message = "COMMIT did not commit on the main node" };
             }
         }
 
@@ -495,6 +599,9 @@ public sealed partial class ClientSession
 
     [LoggerMessage(EventId = 1030, Level = LogLevel.Warning, Message = "pid {Pid}: backend nodes disagree ({What}). Possible last query was: \"{Sql}\" details are: {Details}")]
     private static partial void LogMismatch(ILogger logger, int pid, string what, string sql, string details);
+
+    [LoggerMessage(EventId = 1032, Level = LogLevel.Warning, Message = "pid {Pid}: cancelling the statement on node {NodeId}: {Reason}")]
+    private static partial void LogCancelledWait(ILogger logger, int pid, int nodeId, string reason);
 
     [LoggerMessage(EventId = 1031, Level = LogLevel.Information, Message = "pid {Pid}: DB node id: {NodeId} backend pid: {BackendPid} statement: {Sql}")]
     private static partial void LogNodeStatement(ILogger logger, int pid, int nodeId, int backendPid, string sql);

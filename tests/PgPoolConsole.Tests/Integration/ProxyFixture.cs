@@ -167,6 +167,7 @@ public class ProxyFixture : IAsyncLifetime
             Pooling = false,
             Timeout = 15,
             CommandTimeout = 120,
+            IncludeErrorDetail = true,
         }.ConnectionString;
 
     public PsqlOptions PsqlOptions(string database) => new("127.0.0.1", ProxyPort, "postgres", database);
