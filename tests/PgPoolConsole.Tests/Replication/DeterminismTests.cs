@@ -18,12 +18,7 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    private async Task<NpgsqlConnection> OpenAsync()
-    {
-        var connection = new NpgsqlConnection(proxy.ConnectionString(_database));
-        await connection.OpenAsync();
-        return connection;
-    }
+    private Task<NpgsqlConnection> OpenAsync() => proxy.OpenAsync(_database);
 
     private async Task ExecuteAsync(NpgsqlConnection connection, string sql, bool prepare = false)
     {

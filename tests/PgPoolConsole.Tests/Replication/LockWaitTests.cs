@@ -25,12 +25,7 @@ public sealed class LockWaitTests(ReplicaReadsFixture proxy) : IClassFixture<Rep
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    private async Task<NpgsqlConnection> OpenAsync()
-    {
-        var connection = new NpgsqlConnection(proxy.ConnectionString(_database));
-        await connection.OpenAsync();
-        return connection;
-    }
+    private Task<NpgsqlConnection> OpenAsync() => proxy.OpenAsync(_database);
 
     [Fact]
     public async Task DeadlockAcrossNodes_IsBrokenWithADeadlockError_AndNodesStayIdentical()

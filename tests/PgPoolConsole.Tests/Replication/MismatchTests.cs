@@ -24,8 +24,7 @@ public sealed class MismatchRollbackTests(ProxyFixture proxy) : IAsyncLifetime
     public async Task DifferentRowCounts_RollBackEverywhere_AndTheSessionGoesOn()
     {
         await proxy.Nodes[1].ExecuteAsync("DELETE FROM t WHERE id = 3", _database); // node 1 diverges behind the proxy's back
-        await using var connection = new NpgsqlConnection(proxy.ConnectionString(_database));
-        await connection.OpenAsync();
+        await using var connection = await proxy.OpenAsync(_database);
 
         await using var update = new NpgsqlCommand("UPDATE t SET v = 'changed' WHERE id >= 3", connection);
         var error = await Assert.ThrowsAsync<PostgresException>(() => update.ExecuteNonQueryAsync());
@@ -47,8 +46,7 @@ public sealed class MismatchRollbackTests(ProxyFixture proxy) : IAsyncLifetime
     public async Task SucceedsOnMainButFailsElsewhere_RollsBackEverywhere()
     {
         await proxy.Nodes[1].ExecuteAsync("ALTER TABLE t ADD CONSTRAINT short_v CHECK (length(v) < 5)", _database);
-        await using var connection = new NpgsqlConnection(proxy.ConnectionString(_database));
-        await connection.OpenAsync();
+        await using var connection = await proxy.OpenAsync(_database);
 
         await using var insert = new NpgsqlCommand("INSERT INTO t VALUES (10, 'too long')", connection);
         var error = await Assert.ThrowsAsync<PostgresException>(() => insert.ExecuteNonQueryAsync());
@@ -84,8 +82,7 @@ public sealed class MismatchDetachTests(DetachOnMismatchFixture proxy) : IClassF
     public async Task DifferentRowCounts_OnTwoNodes_DetachTheReplica_MainWinsTheTie()
     {
         await proxy.Nodes[1].ExecuteAsync("DELETE FROM t WHERE id = 3", _database);
-        await using var connection = new NpgsqlConnection(proxy.ConnectionString(_database));
-        await connection.OpenAsync();
+        await using var connection = await proxy.OpenAsync(_database);
 
         await using var update = new NpgsqlCommand("UPDATE t SET v = 'changed' WHERE id >= 3", connection);
         Assert.Equal(3, await update.ExecuteNonQueryAsync());
@@ -123,8 +120,7 @@ public sealed class MajorityTests(ThreeNodeMismatchFixture proxy) : IClassFixtur
     public async Task MainNodeOutvoted_IsDetached_AndTheClientGetsTheMajoritysAnswer()
     {
         await proxy.Nodes[0].ExecuteAsync("DELETE FROM t WHERE id = 4", _database);
-        await using var connection = new NpgsqlConnection(proxy.ConnectionString(_database));
-        await connection.OpenAsync();
+        await using var connection = await proxy.OpenAsync(_database);
 
         await using var update = new NpgsqlCommand("UPDATE t SET v = 'x' WHERE id >= 4", connection);
         Assert.Equal(2, await update.ExecuteNonQueryAsync());
