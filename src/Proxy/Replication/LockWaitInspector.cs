@@ -13,6 +13,7 @@ namespace PgPoolConsole.Proxy.Replication;
 /// </summary>
 public sealed class LockWaitInspector(ClusterStateStore store, OptionsHolder options) : IAsyncDisposable
 {
+    private static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(5);
     private readonly Dictionary<int, (BackendConnection? Connection, SemaphoreSlim Gate)> _monitors = [];
     private readonly object _gate = new();
 
@@ -20,7 +21,13 @@ public sealed class LockWaitInspector(ClusterStateStore store, OptionsHolder opt
     public async Task<IReadOnlyList<int>> BlockersAsync(int nodeId, int processId, CancellationToken cancellationToken)
     {
         var (connection, semaphore) = Monitor(nodeId);
-        await semaphore.WaitAsync(cancellationToken);
+        if (!await semaphore.WaitAsync(QueryTimeout, cancellationToken))
+        {
+            return []; // a previous look still hangs (the node may be frozen): the health check deals with that
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(QueryTimeout);
         try
         {
             if (connection is null || connection.IsBroken)
@@ -32,11 +39,13 @@ public sealed class LockWaitInspector(ClusterStateStore store, OptionsHolder opt
                 }
             }
 
-            var result = await BackendQuery.RunAsync(connection, $"SELECT pg_catalog.pg_blocking_pids({processId.ToString(CultureInfo.InvariantCulture)})", cancellationToken);
+            var result = await BackendQuery.RunAsync(connection, $"SELECT pg_catalog.pg_blocking_pids({processId.ToString(CultureInfo.InvariantCulture)})", timeout.Token);
             return result.Scalar is { } text ? ParsePids(text) : [];
         }
-        catch (Exception e) when (e is IOException or BackendUnavailableException or BackendRejectedException or Protocol.PgProtocolException)
+        catch (Exception e) when (e is IOException or BackendUnavailableException or BackendRejectedException or Protocol.PgProtocolException
+            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
+            connection?.Break();
             lock (_gate)
             {
                 _monitors[nodeId] = (null, semaphore);

@@ -105,7 +105,7 @@ public sealed partial class ClientSession
         {
             ReplicationOrder.MainFirst => await RunMainFirstAsync(request, cancellationToken),
             ReplicationOrder.MainLast => await RunMainLastAsync(request, cancellationToken),
-            _ => await RunEverywhereAsync(LiveBackends(), request, cancellationToken),
+            _ => OutcomeOf(await RunEverywhereAsync(LiveBackends(), request, cancellationToken)),
         };
 
         if (outcome.StoppedAtCopyIn)
@@ -155,8 +155,7 @@ public sealed partial class ClientSession
         }
 
         var others = LiveBackends().Where(b => b.NodeId != main.NodeId).ToList();
-        var rest = await RunEverywhereAsync(others, request, cancellationToken, watchLockWaits: true);
-        outcome.Results.AddRange(rest.Results);
+        outcome.Results.AddRange(await RunEverywhereAsync(others, request, cancellationToken, watchLockWaits: true));
         return outcome;
     }
 
@@ -167,30 +166,32 @@ public sealed partial class ClientSession
         var others = LiveBackends().Where(b => b.NodeId != main.NodeId).ToList();
         var first = await RunEverywhereAsync(others, request, cancellationToken);
         var current = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
-        if (first.Results.Count > 0 && first.Results.All(r => r.Failed) && current.TransactionStatus == 'T')
+        if (first.Count > 0 && first.All(r => r.Failed) && current.TransactionStatus == 'T')
         {
             // Every other node refused to end the transaction this way (a deferred constraint, a
             // failed PREPARE TRANSACTION): the main node must not commit alone.
             await EndOnNodeAsync(current, commit: false, cancellationToken);
-            return new ReplicationOutcome(first.Results[0], first.Results);
+            return new ReplicationOutcome(first[0], first);
         }
 
         var last = ResultFor(current);
         await RunOnNodeAsync(last, request, cancellationToken);
         if (last.Lost is not null)
         {
+            // The main node failed while ending the transaction the others have already ended: their answer stands.
             await HandleBackendLostAsync(last.NodeId, last.Lost, cancellationToken);
-            var survivor = first.Results.FirstOrDefault(r => r.Lost is null)
-                ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
-            return new ReplicationOutcome(survivor, first.Results);
+            return OutcomeOf(first);
         }
 
-        first.Results.Insert(0, last);
-        return new ReplicationOutcome(last, first.Results);
+        first.Insert(0, last);
+        return new ReplicationOutcome(last, first);
     }
 
-    /// <summary>Sends the request to the given nodes at once and waits for all of them.</summary>
-    private async Task<ReplicationOutcome> RunEverywhereAsync(List<BackendConnection> backends, ReplicatedRequest request, CancellationToken cancellationToken, bool watchLockWaits = false)
+    /// <summary>
+    /// Sends the request to the given nodes at once and waits for all of them. Nodes that failed
+    /// are handled (failover) and left out of the returned results.
+    /// </summary>
+    private async Task<List<NodeResult>> RunEverywhereAsync(List<BackendConnection> backends, ReplicatedRequest request, CancellationToken cancellationToken, bool watchLockWaits = false)
     {
         var results = backends.Select(ResultFor).ToList();
         if (results.Count > 0)
@@ -211,9 +212,14 @@ public sealed partial class ClientSession
             results.Remove(lost);
         }
 
-        var primary = results.FirstOrDefault() ?? ResultFor(MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down"));
-        return new ReplicationOutcome(primary, results);
+        return results;
     }
+
+    /// <summary>The outcome of nodes that ran together: the first (lowest-numbered) answers.</summary>
+    private static ReplicationOutcome OutcomeOf(List<NodeResult> results) =>
+        results.Count > 0
+            ? new ReplicationOutcome(results[0], results)
+            : throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
 
     private static readonly TimeSpan LockWaitCheckDelay = TimeSpan.FromSeconds(1);
 
