@@ -8,6 +8,7 @@ using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Health;
 using PgPoolConsole.Proxy.Logging;
 using PgPoolConsole.Proxy.Pcp;
+using PgPoolConsole.Proxy.Recovery;
 using PgPoolConsole.Proxy.Replication;
 using PgPoolConsole.Proxy.Sessions;
 
@@ -110,6 +111,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddSingleton<IClusterAdministration>(sp => sp.GetRequiredService<ClusterAdministrationService>());
         services.AddSingleton<PcpUsers>();
         services.AddSingleton<ConsistencyVerifier>();
+        services.AddSingleton<OnlineRecovery>();
         services.AddJobs(options);
         services.AddSingleton(sp => new PcpServer(store, optionsHolder, sp.GetRequiredService<IClusterAdministration>(), sp.GetRequiredService<PcpUsers>().Current, sp.GetRequiredService<ILogger<PcpServer>>()));
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromDays(1)); // smart shutdown waits for clients
