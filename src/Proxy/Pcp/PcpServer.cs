@@ -438,7 +438,7 @@ public sealed partial class PcpServer
 
         PcpWire.WriteStrings(output, 't', PcpWire.CommandComplete);
         await output.FlushAsync(cancellationToken);
-        LogStopRequested(_logger, shutdown.Value);
+        LogStopRequested(_logger, shutdown.Value.ToString().ToLowerInvariant());
         _ = Task.Run(() => _administration.StopAsync(shutdown.Value, CancellationToken.None), CancellationToken.None);
         return false;
     }
@@ -501,5 +501,5 @@ public sealed partial class PcpServer
     private static partial void LogConnectionLost(ILogger logger, string client, string reason);
 
     [LoggerMessage(EventId = 6009, Level = LogLevel.Information, Message = "PCP: {Mode} shutdown requested")]
-    private static partial void LogStopRequested(ILogger logger, ShutdownMode mode);
+    private static partial void LogStopRequested(ILogger logger, string mode);
 }
