@@ -39,15 +39,28 @@ public sealed partial class PcpServer
 
     /// <summary>
     /// The time a client has to deliver each whole packet, counted from when the server starts
-    /// waiting for it: a silent client, and one that trickles bytes, is told so and disconnected.
-    /// Not a pgpool setting (pgpool waits forever); internal so tests can shorten it.
+    /// waiting for it (a silent client, and one that trickles bytes, is told so and disconnected),
+    /// and to take each reply (one that does not read is disconnected). Not a pgpool setting
+    /// (pgpool waits forever); internal so tests can shorten it.
     /// </summary>
     internal TimeSpan IdleTimeout { get; set; } = DefaultIdleTimeout;
 
-    /// <summary>Serves one PCP connection until the client sends 'X', closes, stalls or breaks the protocol.</summary>
-    public async Task HandleConnectionAsync(IDuplexPipe transport, EndPoint? remoteEndPoint, CancellationToken cancellationToken)
+    /// <summary>
+    /// Serves one PCP connection until the client sends 'X', closes, stalls or breaks the protocol.
+    /// Returns how it ended: <see cref="PcpConnectionEnd.ClientNotReading"/> tells the host to abort
+    /// the transport, because a graceful close would wait for ever to send the unread replies.
+    /// </summary>
+    public async Task<PcpConnectionEnd> HandleConnectionAsync(IDuplexPipe transport, EndPoint? remoteEndPoint, CancellationToken cancellationToken)
     {
         var client = remoteEndPoint is IPEndPoint ip ? ip.ToString() : "[local]";
+        var end = await ServeAsync(transport, client, cancellationToken);
+
+        // What is still pending (a FATAL error, say) gets a short limit: a client that does not take it does not read either.
+        return end == PcpConnectionEnd.Closed && !await FinishAsync(transport.Output) ? PcpConnectionEnd.ClientNotReading : end;
+    }
+
+    private async Task<PcpConnectionEnd> ServeAsync(IDuplexPipe transport, string client, CancellationToken cancellationToken)
+    {
         var reader = new PcpPacketReader(transport.Input, PcpWire.MaxRequestLength);
         var output = transport.Output;
         byte[]? salt = null;
@@ -59,62 +72,63 @@ public sealed partial class PcpServer
                 var packet = await ReadRequestAsync(reader, output, client, cancellationToken);
                 if (packet is null)
                 {
-                    return;
+                    return PcpConnectionEnd.Closed;
                 }
 
+                bool keepOpen;
                 switch (packet.Type)
                 {
                     case 'X':
-                        return;
+                        return PcpConnectionEnd.Closed;
                     case 'M':
                         salt = RandomNumberGenerator.GetBytes(4);
                         PcpWire.WritePacket(output, 'm', salt);
-                        await output.FlushAsync(cancellationToken);
-                        continue;
+                        keepOpen = true;
+                        break;
                     case 'R':
                         user = Authenticate(output, packet, salt, client);
                         salt = null; // single use
-                        if (user is null)
+                        keepOpen = user is not null;
+                        if (keepOpen)
                         {
-                            return;
+                            PcpWire.WriteStrings(output, 'r', "AuthenticationOK");
                         }
 
-                        PcpWire.WriteStrings(output, 'r', "AuthenticationOK");
-                        await output.FlushAsync(cancellationToken);
-                        continue;
+                        break;
+                    case var _ when user is null:
+                        LogUnauthenticatedRequest(_logger, PcpPacketReader.Printable(packet.Type), client);
+                        Fatal(output, "authentication failed for new PCP connection", "connection not authorized");
+                        return PcpConnectionEnd.Closed;
+                    default:
+                        keepOpen = await HandleRequestAsync(packet, output, user, client, cancellationToken);
+                        break;
                 }
 
-                if (user is null)
+                if (!keepOpen)
                 {
-                    LogUnauthenticatedRequest(_logger, PcpPacketReader.Printable(packet.Type), client);
-                    Fatal(output, "authentication failed for new PCP connection", "connection not authorized");
-                    return;
+                    return PcpConnectionEnd.Closed;
                 }
 
-                if (!await HandleRequestAsync(packet, output, user, cancellationToken))
+                if (!await FlushAsync(output, client, cancellationToken))
                 {
-                    return;
+                    return PcpConnectionEnd.ClientNotReading;
                 }
-
-                await output.FlushAsync(cancellationToken);
             }
         }
         catch (PcpPacketLengthException e)
         {
             LogInvalidPacket(_logger, client, e.Message);
             Fatal(output, "invalid PCP packet", $"incorrect packet length ({e.Length})");
+            return PcpConnectionEnd.Closed;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // shutting down (fast or immediate): the connection just closes
+            return PcpConnectionEnd.Closed; // shutting down (fast or immediate): the connection just closes
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or ObjectDisposedException or InvalidOperationException)
         {
             LogConnectionLost(_logger, client, e.Message); // the tool went away mid-packet or mid-reply
-        }
-        finally
-        {
-            await FinishAsync(output);
+            return PcpConnectionEnd.Closed;
         }
     }
 
@@ -137,12 +151,12 @@ public sealed partial class PcpServer
     }
 
     /// <summary>Handles an authenticated request. Returns false when the connection must close.</summary>
-    private async Task<bool> HandleRequestAsync(PcpPacket packet, PipeWriter output, string user, CancellationToken cancellationToken)
+    private async Task<bool> HandleRequestAsync(PcpPacket packet, PipeWriter output, string user, string client, CancellationToken cancellationToken)
     {
         LogRequest(_logger, packet.Type, user);
         try
         {
-            return await DispatchAsync(packet, output, cancellationToken);
+            return await DispatchAsync(packet, output, client, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -153,7 +167,7 @@ public sealed partial class PcpServer
         }
     }
 
-    private async Task<bool> DispatchAsync(PcpPacket packet, PipeWriter output, CancellationToken cancellationToken)
+    private async Task<bool> DispatchAsync(PcpPacket packet, PipeWriter output, string client, CancellationToken cancellationToken)
     {
         switch (packet.Type)
         {
@@ -198,7 +212,7 @@ public sealed partial class PcpServer
                 return true;
             case 'T':
             case 't':
-                return await StopAsync(output, packet.Payload, cancellationToken);
+                return await StopAsync(output, packet.Payload, client, cancellationToken);
             case 'W':
                 Error(output, "PCP: informing watchdog info failed", "watchdog is not enabled");
                 return true;
@@ -420,7 +434,7 @@ public sealed partial class PcpServer
     }
 
     /// <summary>Like pgpool: answer 't' first, then shut down (this connection closes).</summary>
-    private async Task<bool> StopAsync(PipeWriter output, byte[] payload, CancellationToken cancellationToken)
+    private async Task<bool> StopAsync(PipeWriter output, byte[] payload, string client, CancellationToken cancellationToken)
     {
         var mode = payload.Length > 0 ? (char)payload[0] : '\0';
         ShutdownMode? shutdown = mode switch
@@ -437,10 +451,28 @@ public sealed partial class PcpServer
         }
 
         PcpWire.WriteStrings(output, 't', PcpWire.CommandComplete);
-        await output.FlushAsync(cancellationToken);
+        await FlushAsync(output, client, cancellationToken);
         LogStopRequested(_logger, shutdown.Value.ToString().ToLowerInvariant());
         _ = Task.Run(() => _administration.StopAsync(shutdown.Value, CancellationToken.None), CancellationToken.None);
         return false;
+    }
+
+    /// <summary>Sends what is written; false when the client has not taken it within <see cref="IdleTimeout"/> (it does not read).</summary>
+    private async Task<bool> FlushAsync(PipeWriter output, string client, CancellationToken cancellationToken)
+    {
+        var timeout = IdleTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await output.FlushAsync(deadline.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogNotReading(_logger, client, timeout.TotalSeconds);
+            return false;
+        }
     }
 
     private int MaxNodeId => Math.Max(0, _store.Current.Nodes.Length - 1);
@@ -458,21 +490,26 @@ public sealed partial class PcpServer
     private static void Error(PipeWriter output, string message, string? detail) =>
         PcpWire.WriteError(output, new PcpError("ERROR", message, detail));
 
-    /// <summary>A FATAL error; the caller closes the connection after it (<see cref="FinishAsync"/> flushes it).</summary>
+    /// <summary>A FATAL error; the caller closes the connection after it (<see cref="HandleConnectionAsync"/> flushes it).</summary>
     private static void Fatal(PipeWriter output, string message, string? detail) =>
         PcpWire.WriteError(output, new PcpError("FATAL", message, detail));
 
-    /// <summary>Flushes what is pending (a FATAL error, say) with a short limit, and completes the output.</summary>
-    private static async Task FinishAsync(PipeWriter output)
+    /// <summary>Flushes what is pending (a FATAL error, say) with a short limit. False when the client did not take it in time.</summary>
+    private static async Task<bool> FinishAsync(PipeWriter output)
     {
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
             await output.FlushAsync(timeout.Token);
+            return true;
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+        catch (OperationCanceledException)
         {
-            // the client is gone or does not read
+            return false; // the client does not read
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            return true; // the client is gone
         }
     }
 
@@ -502,4 +539,7 @@ public sealed partial class PcpServer
 
     [LoggerMessage(EventId = 6009, Level = LogLevel.Information, Message = "PCP: {Mode} shutdown requested")]
     private static partial void LogStopRequested(ILogger logger, string mode);
+
+    [LoggerMessage(EventId = 6010, Level = LogLevel.Warning, Message = "PCP client {Client} did not read its reply within {Seconds} seconds; closing the connection")]
+    private static partial void LogNotReading(ILogger logger, string client, double seconds);
 }

@@ -293,6 +293,26 @@ public sealed class PcpRobustnessTests(PcpFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientThatNeverReadsItsReplies_IsDisconnected()
+    {
+        await using var connection = await OpenAuthenticatedAsync();
+        var burst = Enumerable.Repeat(RawPcpConnection.Packet('B'), 1000).SelectMany(p => p).ToArray(); // each reply is kilobytes
+
+        // The replies back up, the server stops reading while it waits for them to go, gives up after
+        // the 2 s limit and aborts the connection: our writes fail. Were the connection left open they
+        // would block until the token cancels them, which fails the test (not an IOException).
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await Assert.ThrowsAnyAsync<IOException>(async () =>
+        {
+            while (true)
+            {
+                await connection.SendAsync(burst, limit.Token);
+            }
+        });
+        await AssertProductUnharmedAsync();
+    }
+
+    [Fact]
     public async Task ClientClosingMidPacket_LeavesTheProductUnharmed()
     {
         await using (var connection = await OpenAuthenticatedAsync())

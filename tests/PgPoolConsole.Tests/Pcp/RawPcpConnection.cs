@@ -47,10 +47,10 @@ internal sealed class RawPcpConnection : IAsyncDisposable
 
     public static byte[] Text(string value) => [.. Encoding.UTF8.GetBytes(value), 0];
 
-    public async Task SendAsync(byte[] bytes)
+    public async Task SendAsync(byte[] bytes, CancellationToken cancellationToken = default)
     {
-        await _stream.WriteAsync(bytes);
-        await _stream.FlushAsync();
+        await _stream.WriteAsync(bytes, cancellationToken);
+        await _stream.FlushAsync(cancellationToken);
     }
 
     /// <summary>Sends each byte on its own, <paramref name="gap"/> apart.</summary>
