@@ -349,19 +349,29 @@ public sealed partial class PcpServer
         PcpWire.WriteStrings(output, 'b', PcpWire.CommandComplete);
     }
 
-    /// <summary>Failback ('C'), with pgpool's texts for an id out of range or a node in the wrong state.</summary>
+    /// <summary>
+    /// Failback ('C'), with pgpool's texts for an id out of range or a node that is not detached.
+    /// Other refusals (unreachable, or data that differs from the main node's) keep our own text.
+    /// </summary>
     private Task AttachAsync(PipeWriter output, string idText, CancellationToken cancellationToken) =>
         RunNodeActionAsync(output, idText, 'c', "invalid failback request",
             (id, status) => $"node id : {id} status: [{status}] not valid for failback",
+            wrongStateIsUsable: true,
             id => _administration.AttachAsync(id, cancellationToken));
 
-    /// <summary>Detach ('D', or 'd' gracefully), with pgpool's texts for an id out of range or a node in the wrong state.</summary>
+    /// <summary>Detach ('D', or 'd' gracefully), with pgpool's texts for an id out of range or a node that is not attached.</summary>
     private Task DetachAsync(PipeWriter output, string idText, bool graceful, CancellationToken cancellationToken) =>
         RunNodeActionAsync(output, idText, 'd', "invalid degenerate backend request",
             (id, status) => $"node id : {id} status: [{status}] is not valid for failover",
+            wrongStateIsUsable: false,
             id => _administration.DetachAsync(id, graceful, cancellationToken));
 
-    private async Task RunNodeActionAsync(PipeWriter output, string idText, char replyType, string invalidRequest, Func<int, int, string> invalidState, Func<int, Task<AdminResult>> run)
+    /// <summary>
+    /// Runs an attach or detach. pgpool's "status not valid" text is used only when pgpool itself
+    /// would refuse: an unknown node, or a node whose usability (<paramref name="wrongStateIsUsable"/>)
+    /// makes the request meaningless.
+    /// </summary>
+    private async Task RunNodeActionAsync(PipeWriter output, string idText, char replyType, string invalidRequest, Func<int, int, string> invalidState, bool wrongStateIsUsable, Func<int, Task<AdminResult>> run)
     {
         if (!TryParseNodeId(idText, out var nodeId, allowAll: false))
         {
@@ -375,7 +385,8 @@ public sealed partial class PcpServer
             case AdminError.None:
                 PcpWire.WriteStrings(output, replyType, PcpWire.CommandComplete);
                 break;
-            case AdminError.UnknownNode or AdminError.InvalidState:
+            case AdminError.UnknownNode:
+            case AdminError.InvalidState when _store.Current.Find(nodeId)?.IsUsable == wrongStateIsUsable:
                 Error(output, $"{invalidRequest}, {invalidState(nodeId, StatusNumber(nodeId))}", result.Message);
                 break;
             default:

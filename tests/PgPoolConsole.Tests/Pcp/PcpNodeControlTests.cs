@@ -23,7 +23,12 @@ public sealed class PcpNodeControlTests(PcpControlFixture fixture) : IClassFixtu
 
     private string Port => fixture.PcpPort.ToString(CultureInfo.InvariantCulture);
 
-    public Task InitializeAsync() => fixture.HealAsync();
+    /// <summary>Every node in service, and no database left by an earlier test (a node that missed its writes would not be attached).</summary>
+    public async Task InitializeAsync()
+    {
+        await fixture.HealAsync();
+        await fixture.DropDatabasesAsync();
+    }
 
     public Task DisposeAsync() => Task.CompletedTask;
 
@@ -140,6 +145,22 @@ public sealed class PcpNodeControlTests(PcpControlFixture fixture) : IClassFixtu
         await fixture.Nodes[1].StartAsync();
         AssertSucceeded("pcp_attach_node", await fixture.ToolAsync("pcp_attach_node", "-n", "1"));
         await AssertAttachedAsync(1);
+    }
+
+    [Fact]
+    public async Task AttachingANodeThatMissedWrites_IsRefused_NamingTheTable()
+    {
+        var database = await fixture.CreateDatabaseAsync("pcpstale");
+        (await fixture.PsqlAsync(database, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1)")).EnsureSuccess();
+        AssertSucceeded("pcp_detach_node", await fixture.ToolAsync("pcp_detach_node", "-n", "1"));
+        (await fixture.PsqlAsync(database, "INSERT INTO t VALUES (2)")).EnsureSuccess(); // only node 0 has it
+
+        var refused = await fixture.ToolAsync("pcp_attach_node", "-n", "1");
+
+        Assert.Equal("", refused.StandardOutput);
+        Assert.StartsWith("ERROR:  node 1 was not attached: its data differs from the main node; bring it back with online recovery\nDETAIL:  ", refused.StandardError);
+        Assert.Contains($"{database}.public.t", refused.StandardError, StringComparison.Ordinal);
+        await AssertDetachedAsync(1);
     }
 
     [Fact]
