@@ -124,6 +124,13 @@ public sealed class DemoCluster
             }
         }
 
+        // The default online-recovery scripts go where pgpool-II's contract expects them: in every
+        // node's data directory (any node may be the main node a recovery copies from).
+        foreach (var node in nodes.Where(n => Directory.Exists(n.DataDirectory)))
+        {
+            await Recovery.RecoveryScripts.InstallAsync(node.DataDirectory, cancellationToken);
+        }
+
         var cluster = new DemoCluster(options, folder, nodes, detached, created);
         if (!File.Exists(cluster.PgpoolConfPath))
         {
@@ -265,6 +272,11 @@ public sealed class DemoCluster
         Section("Online recovery");
         Setting("recovery_user", Quoted("postgres"));
         Setting("recovery_password", Quoted(string.Empty));
+        Line("# Scripts in the main node's data directory, run there as the postgres OS user with pgpool-II's");
+        Line("# arguments: base backup + standby streaming, then promotion (see scripts/recovery).");
+        Setting("recovery_1st_stage_command", Quoted("recovery_1st_stage"));
+        Setting("recovery_2nd_stage_command", Quoted("recovery_2nd_stage"));
+        Setting("recovery_timeout", "90", "seconds for the pause and for the node to come up");
 
         Section("Logs and files");
         Setting("logdir", Quoted(Folder), "node status survives restarts in logdir/pgpool_status");
