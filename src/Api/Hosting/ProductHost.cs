@@ -9,6 +9,7 @@ using PgPoolConsole.Proxy.Health;
 using PgPoolConsole.Proxy.Logging;
 using PgPoolConsole.Proxy.Pcp;
 using PgPoolConsole.Proxy.Replication;
+using PgPoolConsole.Proxy.Security;
 using PgPoolConsole.Proxy.Sessions;
 
 namespace PgPoolConsole.Api.Hosting;
@@ -59,6 +60,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         var configuration = ConfigurationFiles.Load(commandLine, builder.Configuration);
         var options = configuration.Options;
         var optionsHolder = new OptionsHolder(options);
+        var security = new ClientSecurityHolder(ClientSecurity.Load(options, configuration.Directory, commandLine.HbaFile));
         var timeProvider = TimeProvider.System;
         var statusFile = new NodeStatusFile(Path.Combine(options.Logdir, "pgpool_status"));
         var store = new ClusterStateStore(InitialNodes(options, statusFile, commandLine.DiscardStatus, timeProvider), timeProvider);
@@ -74,6 +76,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddSingleton(commandLine);
         services.AddSingleton(configuration);
         services.AddSingleton(optionsHolder);
+        services.AddSingleton(security);
         services.AddSingleton(timeProvider);
         services.AddSingleton(store);
         services.AddSingleton(statusFile);
@@ -102,6 +105,7 @@ public sealed partial class ProductHost : IAsyncDisposable
             LockWaits = sp.GetRequiredService<LockWaitInspector>(),
             LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
             TimeProvider = timeProvider,
+            Security = security,
             Version = VersionInfo.Text,
         });
         services.AddSingleton<ProxyServer>();
