@@ -71,7 +71,7 @@ internal static class ControlCommands
         return 0;
     }
 
-    private static string ReadPassword()
+    internal static string ReadPassword()
     {
         if (Console.IsInputRedirected)
         {
