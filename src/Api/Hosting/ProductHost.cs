@@ -119,6 +119,12 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromDays(1)); // smart shutdown waits for clients
         services.AddRazorComponents().AddInteractiveServerComponents();
 
+        var httpEndpoints = HttpEndpoints(commandLine.Urls ?? DefaultUrls).ToList();
+        if (httpEndpoints.Any(e => e.Https) && security.Current.Tls is null)
+        {
+            throw new CommandLineException("an https:// control-plane URL needs ssl = on with ssl_cert and ssl_key (the control plane uses the proxy's certificate)");
+        }
+
         builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = null);
         builder.WebHost.UseStaticWebAssets(); // assets of WebUi and the framework in a build (a publish copies them to wwwroot)
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -141,9 +147,17 @@ public sealed partial class ProductHost : IAsyncDisposable
                 kestrel.ListenUnixSocket(socketPath, listen => listen.UseConnectionHandler<PcpConnectionHandler>());
             }
 
-            foreach (var (address, port) in HttpEndpoints(commandLine.Urls ?? DefaultUrls))
+            foreach (var (address, port, https) in httpEndpoints)
             {
-                kestrel.Listen(address, port);
+                if (!https)
+                {
+                    kestrel.Listen(address, port);
+                    continue;
+                }
+
+                // The control plane's HTTPS uses the proxy's certificate (ssl_cert, ssl_key).
+                var certificate = security.Current.Tls!.Certificate;
+                kestrel.Listen(address, port, listen => listen.UseHttps(https => https.ServerCertificate = certificate));
             }
         });
 
@@ -256,20 +270,20 @@ public sealed partial class ProductHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Parses --urls (http://host:port;...). HTTPS comes with TLS support.</summary>
-    internal static IEnumerable<(IPAddress Address, int Port)> HttpEndpoints(string urls)
+    /// <summary>Parses --urls (http://host:port;https://host:port;...); https uses ssl_cert and ssl_key.</summary>
+    internal static IEnumerable<(IPAddress Address, int Port, bool Https)> HttpEndpoints(string urls)
     {
         foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var normalised = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
-            if (!Uri.TryCreate(normalised, UriKind.Absolute, out var uri) || uri.Scheme != "http")
+            if (!Uri.TryCreate(normalised, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             {
-                throw new CommandLineException($"invalid --urls value \"{url}\" (expected http://ADDRESS:PORT)");
+                throw new CommandLineException($"invalid --urls value \"{url}\" (expected http://ADDRESS:PORT or https://ADDRESS:PORT)");
             }
 
             var host = uri.Host.Trim('[', ']');
             var address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host, out var ip) ? ip : throw new CommandLineException($"--urls: \"{host}\" is not an IP address");
-            yield return (address, uri.Port);
+            yield return (address, uri.Port, uri.Scheme == "https");
         }
     }
 

@@ -30,6 +30,8 @@ public sealed class SecureProxyFixture() : ProxyFixture(2, authMethods: [Postgre
 
     public string CaPath => Path.Combine(Directory, "ca.crt");
 
+    protected override bool HttpsControlPlane => true;
+
     public string HbaPath => Path.Combine(Directory, "pool_hba.conf");
 
     protected override string ExtraConfiguration
@@ -264,6 +266,27 @@ public sealed class ClientSecurityTests(SecureProxyFixture proxy) : IClassFixtur
         await using var command = new NpgsqlCommand("SELECT current_user", connection);
 
         Assert.Equal("alice", await command.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task ControlPlane_ServesHttpsWithTheSameCertificate()
+    {
+        using var ca = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(proxy.CaPath);
+        using var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, certificate, chain, _) =>
+            {
+                chain!.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                return chain.Build(certificate!) && certificate!.MatchesHostname("localhost");
+            },
+        };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(15) };
+
+        var response = await http.GetAsync(new Uri($"https://localhost:{proxy.HttpPort}/health"));
+
+        Assert.True(response.IsSuccessStatusCode, response.StatusCode.ToString());
     }
 
     [Fact]
