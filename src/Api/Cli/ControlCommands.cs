@@ -71,6 +71,7 @@ internal static class ControlCommands
         return 0;
     }
 
+    /// <summary>A line from stdin when it is redirected, else typed without echo.</summary>
     internal static string ReadPassword()
     {
         if (Console.IsInputRedirected)

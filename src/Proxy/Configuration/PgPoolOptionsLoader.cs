@@ -310,6 +310,7 @@ public static class PgPoolOptionsLoader
         PoolKeyFile = load.Text("pool_key_file"),
         HangfireConnectionString = load.Text("hangfire_connection_string"),
         RecoveryRemoteCommand = load.Text("recovery_remote_command"),
+        RecoveryPauseTimeoutAction = load.Text("recovery_pause_timeout_action"),
         ReplicaStatementTimeout = load.Int("replica_statement_timeout"),
         AllowNondeterministicWrites = load.Bool("allow_nondeterministic_writes"),
         Effective = effective,

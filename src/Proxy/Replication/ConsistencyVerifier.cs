@@ -21,12 +21,31 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
 
     public async Task<ConsistencyCheck> RunAsync(string id, ConsistencyRequest request, CancellationToken cancellationToken)
     {
-        var check = new ConsistencyCheck(id, store.TimeProvider.GetUtcNow(), null, ConsistencyCheckState.Running, [], null);
-        store.ConsistencyChecks.Publish(check);
         LogStarted(logger, id);
+        var check = await CompareAsync(id, [.. store.Current.Nodes.Where(n => n.IsUsable)], request, store.ConsistencyChecks.Publish, cancellationToken);
+        if (check.State == ConsistencyCheckState.Completed)
+        {
+            LogFinished(logger, id, check.Tables.Length, check.DifferingTables);
+        }
+        else
+        {
+            LogFailed(logger, id, check.Error ?? "");
+        }
+
+        return check;
+    }
+
+    /// <summary>
+    /// Compares the given nodes (the first is the reference), reporting each step to
+    /// <paramref name="progress"/>. Failures end up in the result, not as exceptions, except
+    /// cancellation by <paramref name="cancellationToken"/>.
+    /// </summary>
+    public async Task<ConsistencyCheck> CompareAsync(string id, IReadOnlyList<NodeState> nodes, ConsistencyRequest request, Action<ConsistencyCheck> progress, CancellationToken cancellationToken)
+    {
+        var check = new ConsistencyCheck(id, store.TimeProvider.GetUtcNow(), null, ConsistencyCheckState.Running, [], null);
+        progress(check);
         try
         {
-            var nodes = store.Current.Nodes.Where(n => n.IsUsable).ToList();
             if (nodes.Count == 0)
             {
                 throw new InvalidOperationException("no attached node to check");
@@ -53,7 +72,7 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
                         }
 
                         check = check with { Tables = check.Tables.Add(comparison) };
-                        store.ConsistencyChecks.Publish(check);
+                        progress(check);
                     }
                 }
                 finally
@@ -66,15 +85,13 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
             }
 
             check = check with { State = ConsistencyCheckState.Completed, FinishedAt = store.TimeProvider.GetUtcNow() };
-            LogFinished(logger, id, check.Tables.Length, check.DifferingTables);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             check = check with { State = ConsistencyCheckState.Failed, FinishedAt = store.TimeProvider.GetUtcNow(), Error = e.Message };
-            LogFailed(logger, id, e.Message);
         }
 
-        store.ConsistencyChecks.Publish(check);
+        progress(check);
         return check;
     }
 
@@ -199,19 +216,8 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
         return [.. result.Rows.Select(r => r[0]!)];
     }
 
-    private async Task<BackendConnection> ConnectAsync(NodeState node, string database, CancellationToken cancellationToken)
-    {
-        var current = options.Current;
-        var (user, password) = current.RecoveryUser.Length > 0
-            ? (current.RecoveryUser, current.RecoveryPassword)
-            : (current.HealthCheck.User, current.HealthCheck.Password);
-        var connector = new BackendConnector(TimeSpan.FromMilliseconds(Math.Max(1000, current.ConnectTimeout)));
-        return await connector.ConnectAsync(
-            new BackendEndpoint(node.Id, node.Host, node.Port),
-            [new("user", user), new("database", database), new("application_name", "pgpoolconsole verify"), new("DateStyle", "ISO"), new("TimeZone", "UTC"), new("extra_float_digits", "3")],
-            _ => ValueTask.FromResult<string?>(password.Length > 0 ? password : null),
-            cancellationToken);
-    }
+    private Task<BackendConnection> ConnectAsync(NodeState node, string database, CancellationToken cancellationToken) =>
+        AdminConnector.ConnectAsync(node, database, options.Current, "pgpoolconsole verify", cancellationToken);
 
     [LoggerMessage(EventId = 8001, Level = LogLevel.Information, Message = "consistency check {Id} started")]
     private static partial void LogStarted(ILogger logger, string id);
