@@ -47,6 +47,12 @@ public sealed class DemoCluster
     /// <summary>The pgpool.conf to run the proxy with.</summary>
     public string PgpoolConfPath => Path.Combine(Folder, "pgpool.conf");
 
+    /// <summary>The demo's self-signed TLS certificate (ssl_cert) for localhost and 127.0.0.1.</summary>
+    public string CertificatePath => Path.Combine(Folder, "server.crt");
+
+    /// <summary>The private key of <see cref="CertificatePath"/> (ssl_key).</summary>
+    public string KeyPath => Path.Combine(Folder, "server.key");
+
     /// <summary>The pcp.conf (user postgres, password postgres).</summary>
     public string PcpConfPath => Path.Combine(Folder, "pcp.conf");
 
@@ -136,6 +142,11 @@ public sealed class DemoCluster
         {
             await File.WriteAllTextAsync(cluster.PgpoolConfPath, cluster.PgpoolConf(), cancellationToken);
             cluster.Created = true;
+        }
+
+        if (!File.Exists(cluster.CertificatePath) || !File.Exists(cluster.KeyPath))
+        {
+            TlsCertificateFiles.WriteSelfSigned(cluster.CertificatePath, cluster.KeyPath, ["localhost", "127.0.0.1"]);
         }
 
         if (!File.Exists(cluster.PcpConfPath))
@@ -236,6 +247,13 @@ public sealed class DemoCluster
         Setting("port", Number(Options.ProxyPort), $"psql -h 127.0.0.1 -p {Number(Options.ProxyPort)} -U postgres postgres");
         Setting("pcp_listen_addresses", Quoted("127.0.0.1"));
         Setting("pcp_port", Number(Options.PcpPort), $"pcp_node_info -h 127.0.0.1 -p {Number(Options.PcpPort)} -U postgres -a");
+
+        Section("Client security: TLS with a self-signed certificate made for the demo");
+        Line("# psql \"host=127.0.0.1 port=" + Number(Options.ProxyPort) + " user=postgres dbname=postgres sslmode=require\"");
+        Line("# For production see README.md: a CA-signed certificate, pool_hba.conf and pool_passwd.");
+        Setting("ssl", "on");
+        Setting("ssl_cert", Quoted("server.crt"), "relative names are relative to this file's folder");
+        Setting("ssl_key", Quoted("server.key"));
 
         Section("Backends: PostgreSQL 15 nodes in this folder, trust authentication on 127.0.0.1");
         for (var i = 0; i < Nodes.Count; i++)
