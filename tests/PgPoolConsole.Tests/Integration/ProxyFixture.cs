@@ -86,6 +86,9 @@ public class ProxyFixture : IAsyncLifetime
         await StartProductAsync(ExtraConfiguration);
     }
 
+    /// <summary>The address the product reaches node <paramref name="index"/> at.</summary>
+    protected virtual string BackendHostname(int index) => "127.0.0.1";
+
     /// <summary>Runs once the nodes exist, before the product starts (e.g. to install scripts in their data directories).</summary>
     protected virtual Task PrepareNodesAsync() => Task.CompletedTask;
 
@@ -111,7 +114,7 @@ public class ProxyFixture : IAsyncLifetime
         conf.AppendLine(CultureInfo.InvariantCulture, $"pid_file_name = '{Directory}/pgpool.pid'");
         for (var i = 0; i < _nodes.Count; i++)
         {
-            conf.AppendLine(CultureInfo.InvariantCulture, $"backend_hostname{i} = '127.0.0.1'");
+            conf.AppendLine(CultureInfo.InvariantCulture, $"backend_hostname{i} = '{BackendHostname(i)}'");
             conf.AppendLine(CultureInfo.InvariantCulture, $"backend_port{i} = {_nodes[i].Port}");
             conf.AppendLine(CultureInfo.InvariantCulture, $"backend_weight{i} = 1");
             conf.AppendLine(CultureInfo.InvariantCulture, $"backend_data_directory{i} = '{_nodes[i].DataDirectory}'");
@@ -149,7 +152,7 @@ public class ProxyFixture : IAsyncLifetime
     /// <summary>The settings this fixture adds to every configuration it writes.</summary>
     public string ExtraConfigurationText => ExtraConfiguration;
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         try
         {
