@@ -64,6 +64,7 @@ public sealed record BenchOptions
           run        (default) direct / limit / pgpool-II / ours for TPC-B and select-only in
                      simple, extended and prepared modes, connection rate, 1000 held connections
           profile    our proxy alone under TPC-B: dotnet-counters, dotnet-trace, strace -c, perf
+          serve      the same setup (nodes, pgpool-II, ours) left running for experiments until Ctrl-C
           micro      BenchmarkDotNet on SqlLexer, StatementClassifier, PgMessageReader
                      (further arguments go to BenchmarkDotNet, e.g. micro --filter '*Lexer*')
         options:
@@ -100,7 +101,7 @@ public sealed record BenchOptions
             return options with { MicroArguments = args.Skip(i).ToArray() };
         }
 
-        if (options.Mode is not ("run" or "profile"))
+        if (options.Mode is not ("run" or "profile" or "serve"))
         {
             throw new ArgumentException($"unknown mode '{options.Mode}'\n{Usage}");
         }

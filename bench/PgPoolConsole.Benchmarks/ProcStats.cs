@@ -27,6 +27,37 @@ public static class ProcStats
     /// <summary>Sum of RSS (KiB) over a process tree (shared pages counted once per process, as ps does).</summary>
     public static long TreeRssKiB(int root) => Tree(root).Sum(s => RssKiB(s.Pid) ?? 0);
 
+    /// <summary>Process ids of the tree rooted at <paramref name="root"/>, the root first.</summary>
+    public static IReadOnlyList<int> TreePids(int root) => Tree(root).Select(s => s.Pid).ToList();
+
+    /// <summary>Voluntary plus involuntary context switches of every thread of every process in the tree.</summary>
+    public static long TreeContextSwitches(int root)
+    {
+        var total = 0L;
+        foreach (var pid in TreePids(root))
+        {
+            try
+            {
+                foreach (var task in Directory.EnumerateDirectories($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/task"))
+                {
+                    foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                    {
+                        if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                        {
+                            total += long.Parse(line.AsSpan(line.IndexOf(':', StringComparison.Ordinal) + 1).Trim(), CultureInfo.InvariantCulture);
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The process or thread ended.
+            }
+        }
+
+        return total;
+    }
+
     /// <summary>The root and every live descendant, breadth first.</summary>
     private static List<Stat> Tree(int root)
     {

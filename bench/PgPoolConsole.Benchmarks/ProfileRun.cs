@@ -42,21 +42,45 @@ public sealed class ProfileRun(BenchOptions options, string proxyDll, TextWriter
             await node.ExecuteAsync("CREATE EXTENSION pg_stat_statements", cancellationToken: cancellationToken);
         }
 
+        // The proxy as built, with JIT-compiled code visible to perf (a perf map, and no W^X double
+        // mapping, whose anonymous executable pages perf cannot attribute).
         await using var ours = new OursServer(Path.Combine(_directory, "ours"), cluster.Nodes, options.NumInitChildren, options.MaxPool, proxyDll);
-        ours.Environment["DOTNET_PerfMapEnabled"] = "1"; // /tmp/perf-PID.map: names of JIT-compiled methods for perf
-        await ours.StartAsync(cancellationToken);
-        Log($"ours on port {ours.Port}, pid {ours.Pid}");
-        if (options.Warmup > 0)
+        ours.Environment["DOTNET_PerfMapEnabled"] = "1";
+        ours.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+        // The same build with runtime settings that need no code change (see the knobs section).
+        await using var noSpin = new OursServer(Path.Combine(_directory, "ours-nospin"), cluster.Nodes, options.NumInitChildren, options.MaxPool, proxyDll);
+        noSpin.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0";
+        await using var inline = new OursServer(Path.Combine(_directory, "ours-nospin-inline"), cluster.Nodes, options.NumInitChildren, options.MaxPool, proxyDll);
+        inline.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0";
+        inline.Environment["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1";
+        await using var pgpool = options.NoPgpool ? null : new PgpoolServer(Path.Combine(_directory, "pgpool"), cluster.Nodes, options.NumInitChildren, options.MaxPool);
+        var proxies = new List<(string Name, ProxyProcess Proxy)>
         {
-            Log($"warm-up {options.Warmup} s");
-            await PgbenchAsync(ours.Port, Workload.All[0], options.Warmup, cancellationToken);
+            ("ours", ours),
+            ("ours, spin limit 0", noSpin),
+            ("ours, spin limit 0 + inline socket completions", inline),
+        };
+        if (pgpool is not null)
+        {
+            proxies.Add(("pgpool-II", pgpool));
         }
 
-        await StatementsAndCountersAsync(cluster, ours, cancellationToken);
+        foreach (var (name, proxy) in proxies)
+        {
+            await proxy.StartAsync(cancellationToken);
+            Log($"{name} on port {proxy.Port}, pid {proxy.Pid}");
+            if (options.Warmup > 0)
+            {
+                await PgbenchAsync(proxy.Port, Workload.All[0], options.Warmup, cancellationToken);
+            }
+        }
+
+        await StatementsAndCountersAsync(cluster, ours, pgpool, cancellationToken);
         await PerfAsync(ours, cancellationToken);
         await ThreadTimeAsync(ours, cancellationToken);
         await AllocationsAsync(ours, cancellationToken);
-        await StraceAsync(cluster, ours, cancellationToken);
+        await StraceAsync(ours, pgpool, cancellationToken);
+        await KnobsAsync(proxies, cancellationToken);
 
         var path = Path.Combine(_directory, "profile.md");
         await File.WriteAllTextAsync(path, _report.ToString(), cancellationToken);
@@ -67,28 +91,33 @@ public sealed class ProfileRun(BenchOptions options, string proxyDll, TextWriter
     }
 
     /// <summary>Per mode: statements each node runs per transaction (through us and direct), and the runtime counters.</summary>
-    private async Task StatementsAndCountersAsync(BenchCluster cluster, OursServer ours, CancellationToken cancellationToken)
+    private async Task StatementsAndCountersAsync(BenchCluster cluster, OursServer ours, PgpoolServer? pgpool, CancellationToken cancellationToken)
     {
         Section("Statements per transaction on each node (pg_stat_statements calls ÷ pgbench transactions)");
-        Line("Through the proxy every write runs on both nodes and the SELECT on one; direct is pgbench straight to node 0.");
+        Line("Through a proxy every write runs on both nodes and the SELECT on one; direct is pgbench straight to node 0.");
         Line();
         var counterRows = new List<(string Mode, double Tps, double ProxyCpuMs, double CtxSwitches, Dictionary<string, double> Counters)>();
         foreach (var workload in new[] { Workload.All[0], Workload.All[1], Workload.All[2], Workload.All[3], Workload.All[5] })
         {
-            foreach (var direct in new[] { false, true })
+            foreach (var target in new[] { Target.Ours, Target.Pgpool, Target.Direct })
             {
-                if (direct && workload.SelectOnly)
+                if ((target == Target.Direct && workload.SelectOnly) || (target == Target.Pgpool && (pgpool is null || workload.SelectOnly)))
                 {
                     continue;
                 }
 
                 await ResetStatementsAsync(cluster, cancellationToken);
-                var port = direct ? cluster.Nodes[0].Port : ours.Port;
+                var port = target switch
+                {
+                    Target.Direct => cluster.Nodes[0].Port,
+                    Target.Pgpool => pgpool!.Port,
+                    _ => ours.Port,
+                };
                 var cpuBefore = ProcStats.TreeCpuSeconds(ours.Pid);
-                var switchesBefore = ContextSwitches(ours.Pid);
+                var switchesBefore = ProcStats.TreeContextSwitches(ours.Pid);
                 var countersFile = Path.Combine(_directory, $"counters-{workload.Name}.csv");
                 Process? counters = null;
-                if (!direct)
+                if (target == Target.Ours)
                 {
                     counters = StartTool(
                         Path.Combine(ToolPath, "dotnet-counters"),
@@ -101,11 +130,17 @@ public sealed class ProfileRun(BenchOptions options, string proxyDll, TextWriter
                 {
                     await WaitAsync(counters, TimeSpan.FromSeconds(30));
                     var cpu = (ProcStats.TreeCpuSeconds(ours.Pid) - cpuBefore) * 1000 / Math.Max(1, result.Transactions);
-                    var switches = (ContextSwitches(ours.Pid) - switchesBefore) / (double)Math.Max(1, result.Transactions);
+                    var switches = (ProcStats.TreeContextSwitches(ours.Pid) - switchesBefore) / (double)Math.Max(1, result.Transactions);
                     counterRows.Add((workload.Title, result.Tps, cpu, switches, ReadCounters(countersFile)));
                 }
 
-                Line($"**{workload.Title}, {(direct ? "direct to node 0" : "through ours")}**: {result.Tps:0} tps, {result.Transactions} transactions");
+                var where = target switch
+                {
+                    Target.Direct => "direct to node 0",
+                    Target.Pgpool => "through pgpool-II",
+                    _ => "through ours",
+                };
+                Line($"**{workload.Title}, {where}**: {result.Tps:0} tps, {result.Transactions} transactions");
                 Line();
                 Line("| statement | node 0 | node 1 |");
                 Line("|---|---:|---:|");
@@ -221,37 +256,88 @@ public sealed class ProfileRun(BenchOptions options, string proxyDll, TextWriter
     }
 
     /// <summary>strace -c -f: system calls per transaction (strace slows the proxy a lot; the counts, not the times, are the point).</summary>
-    private async Task StraceAsync(BenchCluster cluster, OursServer ours, CancellationToken cancellationToken)
+    private async Task StraceAsync(OursServer ours, PgpoolServer? pgpool, CancellationToken cancellationToken)
     {
-        Section("strace -c -f on the proxy: system calls per transaction (strace slows it; count, not time)");
-        foreach (var workload in new[] { Workload.All[0], Workload.All[2], Workload.All[5] })
+        Section("strace -c -f: system calls per transaction (strace slows the proxy; count, not time)");
+        var runs = new List<(string Name, ProxyProcess Proxy, Workload Workload)>
         {
-            var file = Path.Combine(_directory, $"strace-{workload.Name}.txt");
-            var strace = StartTool("/usr/bin/strace", ["-c", "-f", "-p", Text(ours.Pid), "-o", file]);
-            await Task.Delay(1000, cancellationToken);
-            var result = await PgbenchAsync(ours.Port, workload, options.Duration, cancellationToken);
+            ("ours", ours, Workload.All[0]),
+            ("ours", ours, Workload.All[2]),
+            ("ours", ours, Workload.All[5]),
+        };
+        if (pgpool is not null)
+        {
+            runs.Add(("pgpool-II", pgpool, Workload.All[0]));
+            runs.Add(("pgpool-II", pgpool, Workload.All[5]));
+        }
+
+        foreach (var (name, proxy, workload) in runs)
+        {
+            var file = Path.Combine(_directory, $"strace-{name[..4]}-{workload.Name}.txt");
+            // Every process of the proxy (pgpool-II: its children; ours: one process, -f takes its threads).
+            var arguments = new List<string> { "-c", "-f", "-o", file };
+            foreach (var pid in ProcStats.TreePids(proxy.Pid))
+            {
+                arguments.Add("-p");
+                arguments.Add(Text(pid));
+            }
+
+            var strace = StartTool("/usr/bin/strace", arguments);
+            await Task.Delay(1500, cancellationToken);
+            var result = await PgbenchAsync(proxy.Port, workload, options.Duration, cancellationToken);
             Signal(strace, 2); // SIGINT: strace detaches and writes its summary
             await WaitAsync(strace, TimeSpan.FromSeconds(60));
-            Line($"**{workload.Title}** ({result.Tps:0} tps under strace, {result.Transactions} transactions):");
+            var calls = ReadStrace(file);
+            var transactions = (double)Math.Max(1, result.Transactions);
+            Line($"**{name}, {workload.Title}** ({result.Tps:0} tps under strace, {result.Transactions} transactions):");
             Line();
             Line("| syscall | calls | per transaction |");
             Line("|---|---:|---:|");
-            var total = 0L;
-            foreach (var (name, calls) in ReadStrace(file).OrderByDescending(kv => kv.Value).Take(14))
+            foreach (var (syscall, count) in calls.OrderByDescending(kv => kv.Value).Take(10))
             {
-                Line($"| {name} | {calls} | {calls / (double)Math.Max(1, result.Transactions):0.00} |");
+                Line($"| {syscall} | {count} | {count / transactions:0.00} |");
             }
 
-            foreach (var (_, calls) in ReadStrace(file))
-            {
-                total += calls;
-            }
-
-            Line($"| **all** | {total} | {total / (double)Math.Max(1, result.Transactions):0.00} |");
+            Line($"| **all** | {calls.Values.Sum()} | {calls.Values.Sum() / transactions:0.00} |");
             Line();
         }
+    }
 
-        _ = cluster;
+    /// <summary>
+    /// The same build under runtime settings that need no code change, and pgpool-II, interleaved:
+    /// tps, CPU per transaction and context switches per transaction of the proxy's processes.
+    /// </summary>
+    private async Task KnobsAsync(List<(string Name, ProxyProcess Proxy)> proxies, CancellationToken cancellationToken)
+    {
+        Section($"Runtime settings without code changes (interleaved, {options.Repeats} rounds, medians)");
+        Line("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 stops idle thread-pool workers from spinning (sched_yield) before they sleep; " +
+             "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 runs socket continuations on the epoll thread instead of handing them to the thread pool.");
+        Line();
+        Line("| workload | proxy | tps | proxy CPU ms/tx | context switches/tx | tps of each round |");
+        Line("|---|---|---:|---:|---:|---|");
+        foreach (var workload in new[] { Workload.All[0], Workload.All[2], Workload.All[3], Workload.All[5] })
+        {
+            var rows = proxies.ToDictionary(p => p.Name, _ => new List<(double Tps, double Cpu, double Switches)>());
+            for (var round = 0; round < options.Repeats; round++)
+            {
+                for (var i = 0; i < proxies.Count; i++)
+                {
+                    var (name, proxy) = proxies[(i + round) % proxies.Count];
+                    var cpuBefore = ProcStats.TreeCpuSeconds(proxy.Pid);
+                    var switchesBefore = ProcStats.TreeContextSwitches(proxy.Pid);
+                    var result = await PgbenchAsync(proxy.Port, workload, options.Duration, cancellationToken);
+                    var transactions = (double)Math.Max(1, result.Transactions);
+                    rows[name].Add((result.Tps, (ProcStats.TreeCpuSeconds(proxy.Pid) - cpuBefore) * 1000 / transactions, (ProcStats.TreeContextSwitches(proxy.Pid) - switchesBefore) / transactions));
+                }
+            }
+
+            foreach (var (name, _) in proxies)
+            {
+                var runs = rows[name];
+                Line($"| {workload.Title} | {name} | {Report.Median(runs.Select(r => r.Tps)):0} | {Report.Median(runs.Select(r => r.Cpu)):0.000} | {Report.Median(runs.Select(r => r.Switches)):0.0} | " +
+                     string.Join(", ", runs.Select(r => r.Tps.ToString("0", CultureInfo.InvariantCulture))) + " |");
+            }
+        }
     }
 
     private static Dictionary<string, long> ReadStrace(string file)
@@ -368,30 +454,6 @@ public sealed class ProfileRun(BenchOptions options, string proxyDll, TextWriter
 
         fields.Add(current.ToString());
         return fields;
-    }
-
-    private static long ContextSwitches(int pid)
-    {
-        var total = 0L;
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{Text(pid)}/task"))
-        {
-            try
-            {
-                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
-                {
-                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
-                    {
-                        total += long.Parse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim(), CultureInfo.InvariantCulture);
-                    }
-                }
-            }
-            catch (IOException)
-            {
-                // The thread ended.
-            }
-        }
-
-        return total;
     }
 
     private Process StartTool(string file, IEnumerable<string> arguments)

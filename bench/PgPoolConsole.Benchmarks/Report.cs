@@ -165,7 +165,8 @@ public static class Report
         return Workload.All.Count;
     }
 
-    private static double Median(IEnumerable<double> values)
+    /// <summary>The median, NaN values left out (NaN when nothing is left).</summary>
+    internal static double Median(IEnumerable<double> values)
     {
         var sorted = values.Where(v => !double.IsNaN(v)).Order().ToList();
         if (sorted.Count == 0)
