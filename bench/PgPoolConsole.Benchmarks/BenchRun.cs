@@ -138,6 +138,7 @@ public sealed class BenchRun(BenchOptions options, string proxyDll, TextWriter c
 
     private string Redact(string command, BenchCluster cluster) => command
         .Replace(_workDirectory, "$OUT", StringComparison.Ordinal)
+        .Replace(Environment.CurrentDirectory + "/", "", StringComparison.Ordinal)
         .Replace($"-p {cluster.Nodes[0].Port}", "-p NODE0", StringComparison.Ordinal)
         .Replace($"-p {cluster.Nodes[1].Port}", "-p NODE1", StringComparison.Ordinal);
 

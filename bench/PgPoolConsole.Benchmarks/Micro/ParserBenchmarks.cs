@@ -20,6 +20,7 @@ public sealed class MicroConfig : ManualConfig
     {
         AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
         AddDiagnoser(BenchmarkDotNet.Diagnosers.MemoryDiagnoser.Default);
+        ArtifactsPath = Path.Combine("bench", "BenchmarkDotNet.Artifacts"); // bench/run runs from the repository root
     }
 }
 
