@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections;
 using PgPoolConsole.Api.Cli;
+using PgPoolConsole.Api.ControlPlane;
 using PgPoolConsole.Api.Jobs;
 using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Cluster;
@@ -111,6 +112,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddSingleton(sp => new PcpServer(store, optionsHolder, sp.GetRequiredService<IClusterAdministration>(), sp.GetRequiredService<PcpUsers>().Current, sp.GetRequiredService<ILogger<PcpServer>>()));
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromDays(1)); // smart shutdown waits for clients
         services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddControlPlane();
 
         builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = null);
         builder.WebHost.UseStaticWebAssets(); // assets of WebUi and the framework in a build (a publish copies them to wwwroot)
