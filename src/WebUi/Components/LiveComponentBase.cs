@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
+using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.WebUi.Model;
 
 namespace PgPoolConsole.WebUi.Components;
@@ -41,6 +42,29 @@ public abstract class LiveComponentBase : ComponentBase, IDisposable
                 }
             }
         });
+
+    /// <summary>The recoveries (latest first), kept current with every progress change while the page lives.</summary>
+    protected List<RecoveryProgress> FollowRecoveries()
+    {
+        var subscription = Client.SubscribeRecoveries();
+        List<RecoveryProgress> recoveries = [.. subscription.Snapshot];
+        Follow(subscription, batch =>
+        {
+            foreach (var progress in batch)
+            {
+                var index = recoveries.FindIndex(r => r.JobId == progress.JobId);
+                if (index >= 0)
+                {
+                    recoveries[index] = progress;
+                }
+                else
+                {
+                    recoveries.Insert(0, progress);
+                }
+            }
+        });
+        return recoveries;
+    }
 
     /// <summary>Runs <paramref name="refresh"/> and renders every <paramref name="interval"/> (for counters that have no feed).</summary>
     protected void Every(TimeSpan interval, Action refresh) =>

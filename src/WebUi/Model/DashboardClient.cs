@@ -60,6 +60,9 @@ public sealed partial class DashboardClient(
 
     public IReadOnlyList<NodeView> Nodes(ClusterSnapshot snapshot) => NodeView.AllOf(store, snapshot);
 
+    public IReadOnlyList<string[]> HealthCheckRows(ClusterSnapshot snapshot) =>
+        [.. snapshot.Nodes.Select(node => ClusterReports.HealthCheckRow(store, snapshot, node))];
+
     public IReadOnlyList<IProxySession> Sessions() => store.Sessions.List();
 
     public IReadOnlyList<EffectiveSetting> Configuration() => options.Current.Effective;

@@ -32,6 +32,9 @@ public interface IDashboardClient
     /// <summary>Nodes with their counters and health check statistics as of now.</summary>
     IReadOnlyList<NodeView> Nodes(ClusterSnapshot snapshot);
 
+    /// <summary>SHOW POOL_HEALTH_CHECK_STATS rows (20 fields each, node_id first) as of now.</summary>
+    IReadOnlyList<string[]> HealthCheckRows(ClusterSnapshot snapshot);
+
     /// <summary>Client sessions and their backend connections as of now.</summary>
     IReadOnlyList<IProxySession> Sessions();
 

@@ -17,7 +17,7 @@ public sealed record StageLane(LaneDirection Direction, string Moves);
 public partial class RecoveryDiagram
 {
     private const double Width = 720;
-    private const double BoxWidth = 170;
+    private const double BoxWidth = 150;
     private const double LaneTop = 40;
     private const double LaneHeight = 58;
 
@@ -48,14 +48,14 @@ public partial class RecoveryDiagram
             return new StageLane(LaneDirection.AtMain, "CHECKPOINT on the main node");
         }
 
-        if (Has("1st", "first", "base", "backup", "copy"))
-        {
-            return new StageLane(LaneDirection.MainToTarget, "base backup: the data directory → node being recovered; clients keep working");
-        }
-
         if (Has("2nd", "second", "wal", "sync"))
         {
-            return new StageLane(LaneDirection.MainToTarget, "WAL written since the backup →; new transactions wait");
+            return new StageLane(LaneDirection.MainToTarget, "WAL since the backup; new transactions wait");
+        }
+
+        if (Has("1st", "first", "base", "backup", "copy"))
+        {
+            return new StageLane(LaneDirection.MainToTarget, "data directory (base backup); clients keep working");
         }
 
         if (Has("pause", "wait", "drain"))
@@ -65,7 +65,7 @@ public partial class RecoveryDiagram
 
         if (Has("start"))
         {
-            return new StageLane(LaneDirection.AtTarget, "PostgreSQL started on the node; replays the WAL");
+            return new StageLane(LaneDirection.AtTarget, "PostgreSQL starts and replays the WAL");
         }
 
         if (Has("attach", "failback", "join"))

@@ -59,15 +59,7 @@ public partial class Cluster : LiveComponentBase
         _sessionCount = sessions.Snapshot;
         Follow(sessions, batch => _sessionCount = batch[^1]);
 
-        var recoveries = Client.SubscribeRecoveries();
-        _recoveries = [.. recoveries.Snapshot];
-        Follow(recoveries, batch =>
-        {
-            foreach (var progress in batch)
-            {
-                RecoveryList.Apply(_recoveries, progress);
-            }
-        });
+        _recoveries = FollowRecoveries();
 
         var history = Client.SubscribeHistory();
         ApplyHistory(history.Snapshot);
@@ -92,7 +84,10 @@ public partial class Cluster : LiveComponentBase
     private static string HealthText(HealthCheckStatistics health) =>
         health.LastHealthCheck is null
             ? "not checked"
-            : string.Create(CultureInfo.InvariantCulture, $"{(health.LastFailedHealthCheck == health.LastHealthCheck ? "failed" : "ok")}, {health.LastDurationMs:0.#} ms (avg {health.AverageDurationMs:0.#}), {health.FailCount} failed");
+            : string.Create(CultureInfo.InvariantCulture, $"{(health.LastFailedHealthCheck == health.LastHealthCheck ? "failed" : "ok")} · {health.LastDurationMs:0.#} ms");
+
+    private static string HealthDetail(HealthCheckStatistics health) =>
+        string.Create(CultureInfo.InvariantCulture, $"{health.TotalCount} checks, {health.FailCount} failed, average {health.AverageDurationMs:0.#} ms, longest {health.MaxDurationMs:0.#} ms");
 
     private void Ask(NodeAction action, NodeView view) => _pending = new PendingAction(action, view.Node);
 
