@@ -86,6 +86,8 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddSingleton(_ => new BackendConnector(TimeSpan.FromMilliseconds(options.ConnectTimeout > 0 ? options.ConnectTimeout : 10000)));
         services.AddSingleton<FailoverController>();
         services.AddSingleton<IFailoverController>(sp => sp.GetRequiredService<FailoverController>());
+        services.AddSingleton<CatalogCache>();
+        services.AddSingleton<LockWaitInspector>();
         services.AddSingleton<QueryRouter>();
         services.AddSingleton<HealthChecker>();
         services.AddSingleton<ShutdownCoordinator>();
@@ -98,6 +100,7 @@ public sealed partial class ProductHost : IAsyncDisposable
             Connector = sp.GetRequiredService<BackendConnector>(),
             Failover = sp.GetRequiredService<IFailoverController>(),
             Router = sp.GetRequiredService<QueryRouter>(),
+            LockWaits = sp.GetRequiredService<LockWaitInspector>(),
             LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
             TimeProvider = timeProvider,
             Version = VersionInfo.Text,

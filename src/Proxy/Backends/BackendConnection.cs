@@ -147,10 +147,21 @@ public sealed class BackendConnection : IAsyncDisposable
         }
 
         IsBroken = true;
-        await Writer.CompleteAsync();
-        await Reader.Pipe.CompleteAsync();
-        await _stream.DisposeAsync();
-        _socket.Dispose();
+        try
+        {
+            // Completing the writer flushes whatever is still buffered, which fails on a broken socket.
+            await Writer.CompleteAsync();
+            await Reader.Pipe.CompleteAsync();
+            await _stream.DisposeAsync();
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // closing a connection that is already gone
+        }
+        finally
+        {
+            _socket.Dispose();
+        }
     }
 
     private int ParseVersion(int part)

@@ -59,3 +59,58 @@ public sealed record PgErrorFields
 
     public override string ToString() => Detail is null ? $"{Severity}: {Message}" : $"{Severity}: {Message} ({Detail})";
 }
+
+/// <summary>Adjusts error positions when the proxy ran a statement cut out of a longer query string.</summary>
+public static class ErrorPositions
+{
+    /// <summary>
+    /// Copies a run of backend messages, adding <paramref name="offset"/> (characters) to the
+    /// position field of ErrorResponse and NoticeResponse messages; everything else is copied as is.
+    /// </summary>
+    public static void Shift(ReadOnlySpan<byte> messages, int offset, IBufferWriter<byte> output)
+    {
+        while (messages.Length >= 5)
+        {
+            var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(messages[1..]);
+            var message = messages[..(1 + length)];
+            messages = messages[(1 + length)..];
+            if (message[0] is not ((byte)'E' or (byte)'N') || message[5..].IndexOf((byte)'P') < 0)
+            {
+                output.Write(message);
+                continue;
+            }
+
+            var fields = new List<(byte Code, byte[] Value)>();
+            var payload = message[5..];
+            while (payload.Length > 0 && payload[0] != 0)
+            {
+                var code = payload[0];
+                var end = payload[1..].IndexOf((byte)0);
+                var value = payload.Slice(1, end).ToArray();
+                if (code == (byte)'P' && int.TryParse(Encoding.ASCII.GetString(value), out var position))
+                {
+                    value = Encoding.ASCII.GetBytes((position + offset).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+
+                fields.Add((code, value));
+                payload = payload[(end + 2)..];
+            }
+
+            var total = 4 + 1 + fields.Sum(f => f.Value.Length + 2);
+            var span = output.GetSpan(1 + total);
+            span[0] = message[0];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(span[1..], total);
+            var at = 5;
+            foreach (var (code, value) in fields)
+            {
+                span[at++] = code;
+                value.CopyTo(span[at..]);
+                at += value.Length;
+                span[at++] = 0;
+            }
+
+            span[at++] = 0;
+            output.Advance(at);
+        }
+    }
+}

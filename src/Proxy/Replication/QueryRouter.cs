@@ -15,7 +15,14 @@ public sealed class QueryRouter
 
     private readonly IWriteFunctionDetector _writeFunctions;
 
-    public QueryRouter(IWriteFunctionDetector? writeFunctions = null) => _writeFunctions = writeFunctions ?? new KnownWriteFunctions();
+    public QueryRouter(CatalogCache catalog)
+    {
+        Catalog = catalog;
+        _writeFunctions = new CatalogWriteFunctions(catalog);
+    }
+
+    /// <summary>Per-database catalog facts (function volatility, column defaults).</summary>
+    public CatalogCache Catalog { get; }
 
     /// <summary>Whether any of the functions may change data or session state (then the query goes to every node).</summary>
     public bool AnyFunctionMayWrite(string database, IReadOnlyList<QualifiedName> functions) => _writeFunctions.AnyMayWrite(database, functions);

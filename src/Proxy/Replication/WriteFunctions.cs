@@ -9,6 +9,35 @@ public interface IWriteFunctionDetector
 }
 
 /// <summary>
+/// A function may write when it is a known writing built-in or a volatile user-defined function
+/// (as the database's catalog says; pgpool-II 4.x decides the same way).
+/// </summary>
+public sealed class CatalogWriteFunctions(CatalogCache catalog) : IWriteFunctionDetector
+{
+    private readonly KnownWriteFunctions _builtIn = new();
+
+    public bool AnyMayWrite(string database, IReadOnlyList<QualifiedName> functions)
+    {
+        if (_builtIn.AnyMayWrite(database, functions))
+        {
+            return true;
+        }
+
+        var known = catalog.For(database);
+        foreach (var function in functions)
+        {
+            if (function.Schema is not "pg_catalog" && known.IsVolatileUserFunction(function) != false)
+            {
+                // volatile, or not known yet (the session loads the catalog before asking): to be safe, a write
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>
 /// Built-in functions known to change data or session state (sequences, configuration,
 /// advisory locks, large objects, notifications). A SELECT calling one of them goes to every node.
 /// </summary>

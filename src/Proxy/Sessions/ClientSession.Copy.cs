@@ -18,7 +18,7 @@ public sealed partial class ClientSession
         var copying = new List<NodeResult> { main };
         var others = LiveBackends().Where(b => b != main.Backend).ToList();
         var started = await RunEverywhereAsync(others, request, cancellationToken);
-        foreach (var result in started.Results)
+        foreach (var result in started)
         {
             outcome.Results.Add(result);
             if (result.StoppedAtCopyIn)
@@ -27,7 +27,7 @@ public sealed partial class ClientSession
             }
         }
 
-        var refused = started.Results.Where(r => !r.StoppedAtCopyIn).ToList();
+        var refused = started.Where(r => !r.StoppedAtCopyIn).ToList();
         if (refused.Count > 0 && !_context.Options.Current.ReplicationStopOnMismatch)
         {
             // Some node will not take the data: nobody does. The mismatch is reported by the

@@ -22,52 +22,83 @@ public sealed partial class ClientSession
             LogStatementText(_logger, Id, sql);
         }
 
+        if (EndsTransactionsAmongWrites(plan))
+        {
+            await ExecuteStatementByStatementAsync(sql, plan, cancellationToken);
+            return;
+        }
+
+        await ExecuteQueryAsync(sql, plan, final: true, positionOffset: 0, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs a query string and relays its answer; a final one ends with ReadyForQuery (otherwise
+    /// the caller ends a longer string). Returns false when it failed.
+    /// </summary>
+    private async Task<bool> ExecuteQueryAsync(string sql, QueryPlan plan, bool final, int positionOffset, CancellationToken cancellationToken)
+    {
+        _positionOffset = positionOffset;
         switch (plan.Route)
         {
             case QueryRoute.Empty:
                 PgWriter.EmptyQueryResponse(_clientOut);
-                PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
-                await _clientOut.FlushAsync(cancellationToken);
-                return;
-            case QueryRoute.PoolCommand:
+                if (final)
+                {
+                    PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+                    await _clientOut.FlushAsync(cancellationToken);
+                }
+
+                return true;
+            case QueryRoute.PoolCommand when final:
                 await PoolCommands.RespondAsync(this, plan, sql, cancellationToken);
-                return;
+                return true;
         }
 
         _request.ResetWrittenCount();
-        foreach (var segment in message.Raw)
-        {
-            _request.Write(segment.Span);
-        }
-
+        PgWriter.Query(_request, sql);
+        await EnsureFunctionCatalogAsync(plan, cancellationToken);
         var route = EffectiveRoute(plan);
         if (route == QueryRoute.Read)
         {
-            await ExecuteReadAsync(_request.WrittenMemory, plan, sql, cancellationToken);
-            return;
+            return await ExecuteReadAsync(_request.WrittenMemory, plan, sql, final, cancellationToken);
         }
 
-        if (plan.TimeFunctions.Count > 0 && await ReadClocksAsync(plan.TimeFunctions.Any(u => u.Source == TimeSource.Statement), cancellationToken) is var (transactionTime, statementTime))
+        var rewrite = route == QueryRoute.Write ? await PrepareWriteAsync(sql, plan, cancellationToken) : WriteRewrite.None;
+        if (rewrite.Refusal is { } refusal)
         {
-            // Every node stores the main node's time, not its own.
-            sql = TimeFunctions.Rewrite(sql, plan.TimeFunctions, transactionTime, statementTime);
+            await RefuseAsync(refusal, sendReady: final, cancellationToken);
+            return false;
+        }
+
+        if (rewrite.Template is { } template && await TemplateValuesAsync(template, cancellationToken) is { } values)
+        {
+            // Every node gets the same values: the main node's time, one generated random value.
+            sql = template.RenderLiterals(values);
             _request.ResetWrittenCount();
             PgWriter.Query(_request, sql);
         }
 
+        var wrap = route == QueryRoute.Write && _transactionStatus == 'I' && !plan.HasTransactionControl && !plan.CannotRunInTransactionBlock;
         var request = new ReplicatedRequest
         {
             Body = _request.WrittenMemory,
             Sql = sql,
             Order = OrderOf(route),
-            WrapInTransaction = route == QueryRoute.Write && _transactionStatus == 'I' && !plan.HasTransactionControl && !plan.CannotRunInTransactionBlock,
+            WrapInTransaction = wrap,
+            MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
         };
-        await ExecuteAndRelayAsync(request, plan, cancellationToken);
+        var succeeded = await ExecuteAndRelayAsync(request, plan, final, cancellationToken);
         _listening |= plan.Statements.Any(s => s.Kind == StatementKind.Listen);
+        if (plan.Statements.Any(s => s.Kind == StatementKind.Ddl))
+        {
+            _context.Router.Catalog.Invalidate(Database);
+        }
         if (plan.ChangesPreparedStatements)
         {
             ForgetDeallocatedStatements(plan, sql);
         }
+
+        return succeeded;
     }
 
     /// <summary>
@@ -116,7 +147,7 @@ public sealed partial class ClientSession
     /// by another one transparently. A read that fails inside a transaction makes the other
     /// nodes' transaction fail too, so every node is in the same state.
     /// </summary>
-    private async Task ExecuteReadAsync(ReadOnlyMemory<byte> request, QueryPlan plan, string sql, CancellationToken cancellationToken)
+    private async Task<bool> ExecuteReadAsync(ReadOnlyMemory<byte> request, QueryPlan plan, string sql, bool final, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -134,7 +165,7 @@ public sealed partial class ClientSession
                 if (result.Streamed)
                 {
                     await SendErrorAndReadyAsync("57P01", $"backend node {backend.NodeId} terminated while sending the result of this query", e.Message, cancellationToken);
-                    return;
+                    return false;
                 }
 
                 continue; // nothing reached the client yet: run it on another node
@@ -143,13 +174,13 @@ public sealed partial class ClientSession
             if (result.StoppedAtCopyIn)
             {
                 await RefuseUnexpectedCopyAsync(result, cancellationToken);
-                return;
+                return false;
             }
 
             _context.Store.Statistics(backend.NodeId).CountStatement(plan.Category);
             CountErrors(result);
-            await FinishReadAsync(result, cancellationToken);
-            return;
+            await FinishReadAsync(result, final, cancellationToken);
+            return !result.Failed;
         }
     }
 
@@ -157,7 +188,7 @@ public sealed partial class ClientSession
     /// Relays a read's answer. A read that failed inside a transaction makes the other nodes'
     /// transaction fail too, so every node is in the same state.
     /// </summary>
-    private async Task FinishReadAsync(NodeResult result, CancellationToken cancellationToken)
+    private async Task FinishReadAsync(NodeResult result, bool final, CancellationToken cancellationToken)
     {
         if (result.Status == 'E' && _transactionStatus == 'T')
         {
@@ -168,18 +199,19 @@ public sealed partial class ClientSession
         }
 
         SetTransactionStatus(result.Status, wrote: false);
-        await ForwardAsync(result, result.Status, cancellationToken);
+        await ForwardAsync(result, result.Status, final, cancellationToken);
     }
 
-    /// <summary>Runs a replicated request (or COPY) and relays the answer.</summary>
-    private async Task ExecuteAndRelayAsync(ReplicatedRequest request, QueryPlan plan, CancellationToken cancellationToken)
+    /// <summary>Runs a replicated request (or COPY) and relays the answer. Returns false when it failed.</summary>
+    private async Task<bool> ExecuteAndRelayAsync(ReplicatedRequest request, QueryPlan plan, bool final, CancellationToken cancellationToken)
     {
         var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
-        await RelayOutcomeAsync(outcome, plan.Category, request.Order == ReplicationOrder.MainFirst, cancellationToken);
+        await RelayOutcomeAsync(outcome, plan.Category, request.Order == ReplicationOrder.MainFirst, final, cancellationToken);
+        return outcome.ReplacementError is null && !outcome.Answer.Failed;
     }
 
     /// <summary>Counts, updates the transaction state and sends the answer (or the replacement error) to the client.</summary>
-    private ValueTask<System.IO.Pipelines.FlushResult> RelayOutcomeAsync(ReplicationOutcome outcome, StatementCategory category, bool wrote, CancellationToken cancellationToken)
+    private ValueTask RelayOutcomeAsync(ReplicationOutcome outcome, StatementCategory category, bool wrote, bool final, CancellationToken cancellationToken)
     {
         foreach (var result in outcome.Results)
         {
@@ -201,7 +233,7 @@ public sealed partial class ClientSession
             PgWriter.ErrorOrNotice(answer.Bytes, true, error);
         }
 
-        return ForwardAsync(answer, status, cancellationToken);
+        return ForwardAsync(answer, status, final, cancellationToken);
     }
 
     private void SetTransactionStatus(char status, bool wrote)
@@ -280,7 +312,7 @@ public sealed partial class ClientSession
 
         var request = new ReplicatedRequest { Body = _request.WrittenMemory, Sql = "<function call>", Order = ReplicationOrder.MainFirst };
         var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
-        await RelayOutcomeAsync(outcome, StatementCategory.Other, wrote: true, cancellationToken);
+        await RelayOutcomeAsync(outcome, StatementCategory.Other, wrote: true, final: true, cancellationToken);
     }
 
     /// <summary>A statement routed as a read asked for COPY data: abort that COPY and say why.</summary>

@@ -7,29 +7,19 @@ using PgPoolConsole.Proxy.Replication;
 namespace PgPoolConsole.Proxy.Sessions;
 
 /// <summary>
-/// Parameters the proxy added to a prepared write in place of its time functions, so each
-/// execution gets the main node's time ($n for the transaction time, $m for the statement time; 0 when unused).
+/// Parameters the proxy added to a prepared write in place of time and random functions and such
+/// defaults (from $First on), so each execution gives every node the same values; and the
+/// insert_lock keys its executions take on the main node.
 /// </summary>
-internal sealed record TimeParameters(int TransactionParameter, int StatementParameter)
+internal sealed record InjectedParameters(int First, SqlTemplate? Template, IReadOnlyList<string> LockKeys)
 {
-    public int Count => (TransactionParameter > 0 ? 1 : 0) + (StatementParameter > 0 ? 1 : 0);
-
-    public bool NeedsStatementClock => StatementParameter > 0;
-
-    /// <summary>The values to append to a Bind, in parameter order.</summary>
-    public IReadOnlyList<string> Values(string transactionTime, string statementTime) =>
-        (TransactionParameter, StatementParameter) switch
-        {
-            ( > 0, > 0) => [transactionTime, statementTime],
-            ( > 0, _) => [transactionTime],
-            _ => [statementTime],
-        };
+    public int Count => Template?.Slots.Count ?? 0;
 }
 
 /// <summary>A prepared statement of the session (named, or the unnamed one) and the nodes that hold it.</summary>
-internal sealed class PreparedStatementState(string name, string sql, QueryPlan plan, byte[] parseMessage, TimeParameters? time)
+internal sealed class PreparedStatementState(string name, string sql, QueryPlan plan, byte[] parseMessage, InjectedParameters? injected)
 {
-    public TimeParameters? Time { get; } = time;
+    public InjectedParameters? Injected { get; } = injected;
 
     public string Name { get; } = name;
 
@@ -47,7 +37,7 @@ internal sealed class PreparedStatementState(string name, string sql, QueryPlan 
 internal sealed record PortalState(string StatementName, QueryPlan? Plan, UInt128 Nodes);
 
 /// <summary>One message of an extended-query batch (Parse ... Sync) with what routing needs.</summary>
-internal readonly record struct BatchMessage(char Type, int Offset, int Length, string Name, string StatementName, char DescribeKind, QueryPlan? Plan, string? Sql = null, TimeParameters? Time = null);
+internal readonly record struct BatchMessage(char Type, int Offset, int Length, string Name, string StatementName, char DescribeKind, QueryPlan? Plan, string? Sql = null, InjectedParameters? Injected = null);
 
 /// <summary>The extended-query messages received since the last Sync.</summary>
 internal sealed class ExtendedBatch
@@ -66,8 +56,12 @@ internal sealed class ExtendedBatch
 
     public bool IsOpen => Messages.Count > 0 || Route is not null;
 
+    /// <summary>Set when a Parse was refused: the batch answers with this error instead of running.</summary>
+    public string? Refusal { get; set; }
+
     public void Clear()
     {
+        Refusal = null;
         if (Bytes.Capacity > 1024 * 1024)
         {
             Bytes.Clear();
@@ -92,7 +86,7 @@ public sealed partial class ClientSession
     private byte[]? _parseScratch;
 
     /// <summary>Keeps an extended-query message until the batch is flushed or synced.</summary>
-    private void AddToBatch(PgMessage message)
+    private async ValueTask AddToBatchAsync(PgMessage message, CancellationToken cancellationToken)
     {
         var offset = _batch.Bytes.WrittenCount;
         var type = message.TypeChar;
@@ -101,6 +95,7 @@ public sealed partial class ClientSession
         {
             case 'P':
                 {
+                    var rawParse = message.Raw.ToArray();
                     var name = payload.ReadCString();
                     var sql = payload.ReadCString();
                     var typeCount = payload.ReadInt16();
@@ -116,23 +111,37 @@ public sealed partial class ClientSession
                         LogStatementText(_logger, Id, sql);
                     }
 
-                    TimeParameters? time = null;
-                    if (plan.TimeFunctions.Count > 0 && EffectiveRoute(plan) != QueryRoute.Read)
+                    InjectedParameters? injected = null;
+                    if (plan.Route != QueryRoute.Empty)
                     {
-                        // Time functions become parameters the proxy fills with the main node's
-                        // time at every execution, so all nodes store the same value.
-                        var next = Math.Max(TimeFunctions.HighestParameter(sql), types.Length) + 1;
-                        var transactionParameter = plan.TimeFunctions.Any(u => u.Source == TimeSource.Transaction) ? next++ : 0;
-                        var statementParameter = plan.TimeFunctions.Any(u => u.Source == TimeSource.Statement) ? next : 0;
-                        time = new TimeParameters(transactionParameter, statementParameter);
-                        BindMessage.Parse(_batch.Bytes, name, TimeFunctions.RewriteWithParameters(sql, plan.TimeFunctions, transactionParameter, statementParameter), types);
+                        await EnsureFunctionCatalogAsync(plan, cancellationToken);
+                    }
+
+                    if (EffectiveRoute(plan) == QueryRoute.Write)
+                    {
+                        // Copy what the Parse message says before anything awaits: the message lives in the pipe's buffer.
+                        var rewrite = await PrepareWriteAsync(sql, plan, cancellationToken);
+                        if (rewrite.Refusal is { } refusal)
+                        {
+                            _batch.Refusal ??= refusal;
+                        }
+                        else if (!rewrite.IsNone)
+                        {
+                            injected = new InjectedParameters(Math.Max(TimeFunctions.HighestParameter(sql), types.Length) + 1, rewrite.Template, rewrite.LockKeys);
+                        }
+                    }
+
+                    if (injected?.Template is { } template)
+                    {
+                        // Time and random functions become parameters the proxy fills at every execution.
+                        BindMessage.Parse(_batch.Bytes, name, template.RenderParameters(injected.First), types);
                     }
                     else
                     {
-                        CopyRaw(message);
+                        _batch.Bytes.Write(rawParse);
                     }
 
-                    _batch.Messages.Add(new BatchMessage('P', offset, _batch.Bytes.WrittenCount - offset, name, name, '\0', plan, sql, time));
+                    _batch.Messages.Add(new BatchMessage('P', offset, _batch.Bytes.WrittenCount - offset, name, name, '\0', plan, sql, injected));
                     return;
                 }
 
@@ -141,7 +150,7 @@ public sealed partial class ClientSession
                     var portal = payload.ReadCString();
                     var statement = payload.ReadCString();
                     CopyRaw(message);
-                    _batch.Messages.Add(new BatchMessage('B', offset, _batch.Bytes.WrittenCount - offset, portal, statement, '\0', PlanOfStatementInBatch(statement), Time: TimeOfStatement(statement)));
+                    _batch.Messages.Add(new BatchMessage('B', offset, _batch.Bytes.WrittenCount - offset, portal, statement, '\0', PlanOfStatementInBatch(statement), Injected: InjectedOfStatement(statement)));
                     return;
                 }
 
@@ -156,7 +165,7 @@ public sealed partial class ClientSession
 
                     var name = payload.ReadCString();
                     CopyRaw(message);
-                    _batch.Messages.Add(new BatchMessage(type, offset, _batch.Bytes.WrittenCount - offset, name, kind == 'S' ? name : "", kind, null, Time: kind == 'S' ? TimeOfStatement(name) : null));
+                    _batch.Messages.Add(new BatchMessage(type, offset, _batch.Bytes.WrittenCount - offset, name, kind == 'S' ? name : "", kind, null, Injected: kind == 'S' ? InjectedOfStatement(name) : null));
                     return;
                 }
 
@@ -178,18 +187,18 @@ public sealed partial class ClientSession
         }
     }
 
-    private TimeParameters? TimeOfStatement(string statementName)
+    private InjectedParameters? InjectedOfStatement(string statementName)
     {
         for (var i = _batch.Messages.Count - 1; i >= 0; i--)
         {
             var message = _batch.Messages[i];
             if (message.Type == 'P' && message.Name == statementName)
             {
-                return message.Time;
+                return message.Injected;
             }
         }
 
-        return _statements.TryGetValue(statementName, out var statement) ? statement.Time : null;
+        return _statements.TryGetValue(statementName, out var statement) ? statement.Injected : null;
     }
 
     /// <summary>
@@ -198,25 +207,19 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task<ArrayBufferWriter<byte>?> BuildPendingBodyAsync(bool sync, CancellationToken cancellationToken)
     {
-        (string Transaction, string Statement)? clocks = null;
         var pending = _batch.Messages.Skip(_batch.Dispatched).ToList();
-        var timed = pending.Where(m => m.Type == 'B' && m.Time is not null).ToList();
-        if (timed.Count > 0)
-        {
-            clocks = await ReadClocksAsync(timed.Any(m => m.Time!.NeedsStatementClock), cancellationToken);
-            if (clocks is null)
-            {
-                return null;
-            }
-        }
-
         var body = new ArrayBufferWriter<byte>(_batch.Bytes.WrittenCount + 16);
         foreach (var message in pending)
         {
             var bytes = _batch.Bytes.WrittenSpan.Slice(message.Offset, message.Length);
-            if (message.Type == 'B' && message.Time is { } time && clocks is { } values)
+            if (message.Type == 'B' && message.Injected?.Template is { } template)
             {
-                BindMessage.AppendTextParameters(bytes, time.Values(values.Transaction, values.Statement), body);
+                if (await TemplateValuesAsync(template, cancellationToken) is not { } values)
+                {
+                    return null;
+                }
+
+                BindMessage.AppendTextParameters(_batch.Bytes.WrittenSpan.Slice(message.Offset, message.Length), values, body);
             }
             else
             {
@@ -228,9 +231,14 @@ public sealed partial class ClientSession
         return body;
     }
 
+    /// <summary>insert_lock keys of the statements the pending part executes.</summary>
+    private IReadOnlyList<string> PendingLockKeys() =>
+        [.. _batch.Messages.Skip(_batch.Dispatched).Where(m => m.Type == 'E').Select(m => StatementOfPortal(m.Name)).Where(n => n is not null)
+            .SelectMany(n => InjectedOfStatement(n!)?.LockKeys ?? [])];
+
     /// <summary>Parameters to hide from each ParameterDescription the pending part will produce (0: none).</summary>
     private int[] ParameterDescriptionTrims() =>
-        [.. _batch.Messages.Skip(_batch.Dispatched).Where(m => m.Type == 'D' && m.DescribeKind == 'S').Select(m => m.Time?.Count ?? 0)];
+        [.. _batch.Messages.Skip(_batch.Dispatched).Where(m => m.Type == 'D' && m.DescribeKind == 'S').Select(m => m.Injected?.Count ?? 0)];
 
     private QueryPlan? PlanOfStatementInBatch(string statementName)
     {
@@ -273,6 +281,23 @@ public sealed partial class ClientSession
             return;
         }
 
+        if (_batch.Refusal is { } refusal)
+        {
+            // A Parse was refused: answer with the error and, as PostgreSQL does after an error, skip to Sync.
+            if (sync)
+            {
+                await RefuseAsync(refusal, sendReady: true, cancellationToken);
+                FinishBatch();
+            }
+            else if (_batch.Dispatched < _batch.Messages.Count)
+            {
+                _batch.Dispatched = _batch.Messages.Count;
+                await RefuseAsync(refusal, sendReady: false, cancellationToken);
+            }
+
+            return;
+        }
+
         var route = _batch.Route ?? RouteBatch();
         if (_batch.Route == QueryRoute.Read && RequiresEveryNode(_batch.Dispatched))
         {
@@ -304,6 +329,8 @@ public sealed partial class ClientSession
         else
         {
             var plan = BatchPlan();
+            var wrap = sync && firstDispatch && route == QueryRoute.Write && _transactionStatus == 'I' && !plan.HasTransactionControl && !plan.CannotRunInTransactionBlock;
+            var lockKeys = PendingLockKeys();
             var request = new ReplicatedRequest
             {
                 Body = body.WrittenMemory,
@@ -311,14 +338,19 @@ public sealed partial class ClientSession
                 Order = OrderOf(route),
                 ReadyCount = sync ? 1 : 0,
                 TerminalCount = terminalCount,
-                WrapInTransaction = sync && firstDispatch && route == QueryRoute.Write && _transactionStatus == 'I' && !plan.HasTransactionControl && !plan.CannotRunInTransactionBlock,
+                WrapInTransaction = wrap,
+                MainPrefix = lockKeys.Count > 0 && (wrap || _transactionStatus == 'T') ? LockPrefix(new WriteRewrite(null, null, lockKeys)) : null,
                 PrefixFor = firstDispatch ? nodeId => PrefixFor(nodeId) : null,
                 ParameterDescriptionTrims = trims,
             };
             var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
             if (sync)
             {
-                await RelayOutcomeAsync(outcome, category, route == QueryRoute.Write, cancellationToken);
+                await RelayOutcomeAsync(outcome, category, route == QueryRoute.Write, final: true, cancellationToken);
+                if (plan.Statements.Any(s => s.Kind == Sql.StatementKind.Ddl))
+                {
+                    _context.Router.Catalog.Invalidate(Database);
+                }
             }
             else
             {
@@ -397,7 +429,7 @@ public sealed partial class ClientSession
                 return;
             }
 
-            await FinishReadAsync(result, cancellationToken);
+            await FinishReadAsync(result, final: true, cancellationToken);
             return;
         }
     }
@@ -656,7 +688,7 @@ public sealed partial class ClientSession
                 case 'P':
                     {
                         var bytes = _batch.Bytes.WrittenSpan.Slice(message.Offset, message.Length).ToArray();
-                        _statements[message.Name] = new PreparedStatementState(message.Name, message.Sql ?? "", message.Plan!, bytes, message.Time) { Nodes = nodes };
+                        _statements[message.Name] = new PreparedStatementState(message.Name, message.Sql ?? "", message.Plan!, bytes, message.Injected) { Nodes = nodes };
                         break;
                     }
 

@@ -35,6 +35,9 @@ internal sealed class ReplicatedRequest
     /// <summary>For a flushed extended-query batch without Sync: completions to wait for (else -1).</summary>
     public int TerminalCount { get; init; } = -1;
 
+    /// <summary>Statements only the main node runs first, inside the transaction (insert_lock's advisory locks); each yields one ReadyForQuery.</summary>
+    public byte[]? MainPrefix { get; init; }
+
     /// <summary>Run inside BEGIN ... COMMIT of our own (an autocommit write), committing replicas first.</summary>
     public bool WrapInTransaction { get; init; }
 
@@ -102,7 +105,7 @@ public sealed partial class ClientSession
         {
             ReplicationOrder.MainFirst => await RunMainFirstAsync(request, cancellationToken),
             ReplicationOrder.MainLast => await RunMainLastAsync(request, cancellationToken),
-            _ => await RunEverywhereAsync(LiveBackends(), request, cancellationToken),
+            _ => OutcomeOf(await RunEverywhereAsync(LiveBackends(), request, cancellationToken)),
         };
 
         if (outcome.StoppedAtCopyIn)
@@ -127,7 +130,7 @@ public sealed partial class ClientSession
         {
             var backend = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
             main = ResultFor(backend);
-            await RunOnNodeAsync(main, request, cancellationToken);
+            await RunOnNodeAsync(main, request, cancellationToken, isMain: true);
             if (main.Lost is null)
             {
                 break;
@@ -152,8 +155,7 @@ public sealed partial class ClientSession
         }
 
         var others = LiveBackends().Where(b => b.NodeId != main.NodeId).ToList();
-        var rest = await RunEverywhereAsync(others, request, cancellationToken);
-        outcome.Results.AddRange(rest.Results);
+        outcome.Results.AddRange(await RunEverywhereAsync(others, request, cancellationToken, watchLockWaits: true));
         return outcome;
     }
 
@@ -164,39 +166,44 @@ public sealed partial class ClientSession
         var others = LiveBackends().Where(b => b.NodeId != main.NodeId).ToList();
         var first = await RunEverywhereAsync(others, request, cancellationToken);
         var current = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
-        if (first.Results.Count > 0 && first.Results.All(r => r.Failed) && current.TransactionStatus == 'T')
+        if (first.Count > 0 && first.All(r => r.Failed) && current.TransactionStatus == 'T')
         {
             // Every other node refused to end the transaction this way (a deferred constraint, a
             // failed PREPARE TRANSACTION): the main node must not commit alone.
             await EndOnNodeAsync(current, commit: false, cancellationToken);
-            return new ReplicationOutcome(first.Results[0], first.Results);
+            return new ReplicationOutcome(first[0], first);
         }
 
         var last = ResultFor(current);
         await RunOnNodeAsync(last, request, cancellationToken);
         if (last.Lost is not null)
         {
+            // The main node failed while ending the transaction the others have already ended: their answer stands.
             await HandleBackendLostAsync(last.NodeId, last.Lost, cancellationToken);
-            var survivor = first.Results.FirstOrDefault(r => r.Lost is null)
-                ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
-            return new ReplicationOutcome(survivor, first.Results);
+            return OutcomeOf(first);
         }
 
-        first.Results.Insert(0, last);
-        return new ReplicationOutcome(last, first.Results);
+        first.Insert(0, last);
+        return new ReplicationOutcome(last, first);
     }
 
-    /// <summary>Sends the request to the given nodes at once and waits for all of them.</summary>
-    private async Task<ReplicationOutcome> RunEverywhereAsync(List<BackendConnection> backends, ReplicatedRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the request to the given nodes at once and waits for all of them. Nodes that failed
+    /// are handled (failover) and left out of the returned results.
+    /// </summary>
+    private async Task<List<NodeResult>> RunEverywhereAsync(List<BackendConnection> backends, ReplicatedRequest request, CancellationToken cancellationToken, bool watchLockWaits = false)
     {
         var results = backends.Select(ResultFor).ToList();
-        if (results.Count == 1)
+        if (results.Count > 0)
         {
-            await RunOnNodeAsync(results[0], request, cancellationToken);
-        }
-        else if (results.Count > 1)
-        {
-            await Task.WhenAll(results.Select(r => RunOnNodeAsync(r, request, cancellationToken)));
+            var runs = results.Select(r => RunOnNodeAsync(r, request, cancellationToken)).ToList();
+            var all = Task.WhenAll(runs);
+            if (watchLockWaits && await Task.WhenAny(all, Task.Delay(LockWaitCheckDelay, cancellationToken)) != all)
+            {
+                await WatchLockWaitsAsync(results, runs, all, cancellationToken);
+            }
+
+            await all;
         }
 
         foreach (var lost in results.Where(r => r.Lost is not null).ToList())
@@ -205,13 +212,102 @@ public sealed partial class ClientSession
             results.Remove(lost);
         }
 
-        var primary = results.FirstOrDefault() ?? ResultFor(MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down"));
-        return new ReplicationOutcome(primary, results);
+        return results;
+    }
+
+    /// <summary>The outcome of nodes that ran together: the first (lowest-numbered) answers.</summary>
+    private static ReplicationOutcome OutcomeOf(List<NodeResult> results) =>
+        results.Count > 0
+            ? new ReplicationOutcome(results[0], results)
+            : throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+
+    private static readonly TimeSpan LockWaitCheckDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The main node has answered, but another node still works on the write. A write that ran on
+    /// the main node without waiting should not wait on another node: if it waits there for a lock
+    /// held by a session that itself waits for this session (a deadlock across nodes, which no
+    /// node can detect), or longer than replica_statement_timeout for a lock held outside the
+    /// proxy, its statement on that node is cancelled and the write fails everywhere instead of
+    /// hanging forever.
+    /// </summary>
+    private async Task WatchLockWaitsAsync(List<NodeResult> results, List<Task> runs, Task all, CancellationToken cancellationToken)
+    {
+        var blockedSince = new Dictionary<int, DateTime>();
+        while (!all.IsCompleted)
+        {
+            for (var i = 0; i < results.Count; i++)
+            {
+                if (runs[i].IsCompleted || results[i].CancelledBecause is not null)
+                {
+                    continue;
+                }
+
+                var backend = results[i].Backend;
+                var blockers = await _context.LockWaits.BlockersAsync(backend.NodeId, backend.ProcessId, cancellationToken);
+                if (blockers.Count == 0)
+                {
+                    blockedSince.Remove(backend.NodeId);
+                    continue; // running, not waiting for a lock
+                }
+
+                var reason = await FindCrossNodeDeadlockAsync(backend.NodeId, blockers, cancellationToken);
+                if (reason is null)
+                {
+                    var since = blockedSince.TryGetValue(backend.NodeId, out var first) ? first : blockedSince[backend.NodeId] = DateTime.UtcNow;
+                    var timeout = _context.Options.Current.ReplicaStatementTimeout;
+                    if (timeout <= 0 || DateTime.UtcNow - since < TimeSpan.FromMilliseconds(timeout))
+                    {
+                        continue;
+                    }
+
+                    reason = $"the statement waited {timeout} ms on node {backend.NodeId} for a lock held by backend(s) {string.Join(", ", blockers)} while it had run on the main node without waiting (replica_statement_timeout)";
+                }
+
+                results[i].CancelledBecause = reason;
+                LogCancelledWait(_logger, Id, backend.NodeId, reason);
+                await BackendCanceller.CancelAsync(backend.Endpoint, backend.ProcessId, backend.SecretKey, cancellationToken);
+            }
+
+            await Task.WhenAny(all, Task.Delay(LockWaitCheckDelay, cancellationToken));
+        }
+    }
+
+    /// <summary>
+    /// Whether a backend of another session blocks us on this node while that session waits on
+    /// some other node for one of our backends: a cycle of waits across nodes.
+    /// </summary>
+    private async Task<string?> FindCrossNodeDeadlockAsync(int nodeId, IReadOnlyList<int> blockers, CancellationToken cancellationToken)
+    {
+        foreach (var other in _context.Store.Sessions.List())
+        {
+            if (other.Id == Id || !other.Backends.Any(b => b.NodeId == nodeId && blockers.Contains(b.BackendProcessId)))
+            {
+                continue;
+            }
+
+            foreach (var theirs in other.Backends.Where(b => b.NodeId != nodeId))
+            {
+                var ours = theirs.NodeId < _backends.Length ? _backends[theirs.NodeId] : null;
+                if (ours is null)
+                {
+                    continue;
+                }
+
+                var theirBlockers = await _context.LockWaits.BlockersAsync(theirs.NodeId, theirs.BackendProcessId, cancellationToken);
+                if (theirBlockers.Contains(ours.ProcessId))
+                {
+                    return $"deadlock across nodes: on node {nodeId} this session waits for session {other.Id}, which waits on node {theirs.NodeId} for this session";
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Sends (our BEGIN,) any prefix and the request to one node and reads its answer.
     /// Connection failures are recorded in <see cref="NodeResult.Lost"/>, not thrown.</summary>
-    private async Task RunOnNodeAsync(NodeResult result, ReplicatedRequest request, CancellationToken cancellationToken)
+    private async Task RunOnNodeAsync(NodeResult result, ReplicatedRequest request, CancellationToken cancellationToken, bool isMain = false)
     {
         var backend = result.Backend;
         try
@@ -221,6 +317,14 @@ public sealed partial class ClientSession
             {
                 backend.Writer.Write(BeginQuery);
                 result.SilentReadyCycles = 1;
+                readyCount++;
+            }
+
+            if (isMain && request.MainPrefix is { } prefixStatement)
+            {
+                // insert_lock: taken on the main node only; it orders the others.
+                backend.Writer.Write(prefixStatement);
+                result.SilentReadyCycles++;
                 readyCount++;
             }
 
@@ -238,7 +342,7 @@ public sealed partial class ClientSession
             result.ParameterDescriptionTrims = request.ParameterDescriptionTrims.Length > 0 ? new Queue<int>(request.ParameterDescriptionTrims) : null;
             await backend.Writer.FlushAsync(cancellationToken);
             LogPerNodeStatement(backend, request.Sql);
-            await ReadResultAsync(result, request.TerminalCount >= 0 ? 1 : readyCount, streamToClient: false, cancellationToken, request.TerminalCount);
+            await ReadResultAsync(result, request.TerminalCount >= 0 ? 1 + result.SilentReadyCycles : readyCount, streamToClient: false, cancellationToken, request.TerminalCount);
         }
         catch (Exception e) when (IsConnectionFailure(e))
         {
@@ -280,6 +384,18 @@ public sealed partial class ClientSession
             return outcome;
         }
 
+        if (results.FirstOrDefault(r => r.CancelledBecause is not null) is { } cancelled)
+        {
+            return await FailEverywhereAsync(outcome, results, new PgErrorFields { SqlState = "40P01", Message = "deadlock detected", Detail = cancelled.CancelledBecause, Hint = "retry the transaction" }, cancellationToken);
+        }
+
+        if (results.Where(r => r.Failed).All(r => IsNonDeterministicError(r.FirstError!)) && results.Any(r => r.Failed))
+        {
+            // A node failed on its own (deadlock, serialization failure): not divergence. Undo everywhere, report its error.
+            var failure = results.First(r => r.Failed).FirstError!;
+            return await FailEverywhereAsync(outcome, results, failure with { Severity = "ERROR" }, cancellationToken);
+        }
+
         var majority = groups[0].ToList();
         var minority = results.Except(majority).ToList();
         var kindsDiffer = results.Select(r => KindsOf(r)).Distinct().Count() > 1;
@@ -304,23 +420,28 @@ public sealed partial class ClientSession
             return new ReplicationOutcome(answer, majority);
         }
 
-        // Undo on every node: the client is told, the session lives, nothing diverges.
-        foreach (var result in results.Where(r => r.Status == 'T'))
-        {
-            await ForceFailureAsync(result.Backend, cancellationToken);
-            result.Status = result.Backend.TransactionStatus;
-        }
-
-        outcome.ReplacementError = new PgErrorFields
+        return await FailEverywhereAsync(outcome, results, new PgErrorFields
         {
             Severity = "ERROR",
-            SqlState = "XX001",
+            SqlState = "55000",
             Message = kindsDiffer
                 ? "backend nodes returned different results; the statement was rolled back on all nodes"
                 : "backend nodes reported different numbers of affected rows; the statement was rolled back on all nodes",
             Detail = details,
             Hint = "check data consistency among the nodes (pgpoolconsole verify)",
-        };
+        }, cancellationToken);
+    }
+
+    /// <summary>Undo on every node: the client is told, the session lives, nothing diverges.</summary>
+    private async Task<ReplicationOutcome> FailEverywhereAsync(ReplicationOutcome outcome, List<NodeResult> results, PgErrorFields error, CancellationToken cancellationToken)
+    {
+        foreach (var result in results.Where(r => r.Backend.TransactionStatus == 'T'))
+        {
+            await ForceFailureAsync(result.Backend, cancellationToken);
+            result.Status = result.Backend.TransactionStatus;
+        }
+
+        outcome.ReplacementError = error;
         return outcome;
     }
 
@@ -378,7 +499,7 @@ public sealed partial class ClientSession
                 var (committed, error) = await EndOnNodeAsync(backend, commit && backend.TransactionStatus == 'T', cancellationToken);
                 if (commit && !committed)
                 {
-                    commitFailure ??= error ?? new PgErrorFields { SqlState = "XX000", Message = $"COMMIT did not commit on node {backend.NodeId}" };
+                    commitFailure ??= error ?? new PgErrorFields { SqlState = "40000", Message = $"COMMIT did not commit on node {backend.NodeId}" };
                 }
             }
         }
@@ -389,7 +510,7 @@ public sealed partial class ClientSession
             var (committed, error) = await EndOnNodeAsync(main, commitMain, cancellationToken);
             if (commitMain && !committed)
             {
-                commitFailure ??= error ?? new PgErrorFields { SqlState = "XX000", Message = "COMMIT did not commit on the main node" };
+                commitFailure ??= error ?? new PgErrorFields { SqlState = "40000", Message = "COMMIT did not commit on the main node" };
             }
         }
 
@@ -484,6 +605,9 @@ public sealed partial class ClientSession
 
     [LoggerMessage(EventId = 1030, Level = LogLevel.Warning, Message = "pid {Pid}: backend nodes disagree ({What}). Possible last query was: \"{Sql}\" details are: {Details}")]
     private static partial void LogMismatch(ILogger logger, int pid, string what, string sql, string details);
+
+    [LoggerMessage(EventId = 1032, Level = LogLevel.Warning, Message = "pid {Pid}: cancelling the statement on node {NodeId}: {Reason}")]
+    private static partial void LogCancelledWait(ILogger logger, int pid, int nodeId, string reason);
 
     [LoggerMessage(EventId = 1031, Level = LogLevel.Information, Message = "pid {Pid}: DB node id: {NodeId} backend pid: {BackendPid} statement: {Sql}")]
     private static partial void LogNodeStatement(ILogger logger, int pid, int nodeId, int backendPid, string sql);

@@ -68,6 +68,9 @@ internal sealed class NodeResult
     /// <summary>Leading ParseComplete/BindComplete/CloseComplete messages to swallow (messages we injected).</summary>
     public int SuppressedCompletions { get; set; }
 
+    /// <summary>Why the proxy cancelled this node's statement (a wait no node could resolve), or null.</summary>
+    public string? CancelledBecause { get; set; }
+
     /// <summary>For each ParameterDescription to come: how many trailing (proxy-added) parameters to hide.</summary>
     public Queue<int>? ParameterDescriptionTrims { get; set; }
 
@@ -99,6 +102,7 @@ internal sealed class NodeResult
         SuppressedCompletions = 0;
         SilentError = null;
         ParameterDescriptionTrims = null;
+        CancelledBecause = null;
     }
 
     /// <summary>Outcomes, for comparing nodes and for the log.</summary>
@@ -246,16 +250,29 @@ public sealed partial class ClientSession
         }
     }
 
-    /// <summary>Sends the chosen node's captured answer and a ReadyForQuery, then flushes.</summary>
-    private ValueTask<FlushResult> ForwardAsync(NodeResult result, char readyStatus, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the chosen node's captured answer; a final one with ReadyForQuery and a flush. Error
+    /// positions are shifted when the statement was cut out of a longer query string.
+    /// </summary>
+    private async ValueTask ForwardAsync(NodeResult result, char readyStatus, bool final, CancellationToken cancellationToken)
     {
         if (result.Bytes.WrittenCount > 0)
         {
-            _clientOut.Write(result.Bytes.WrittenSpan);
+            if (_positionOffset > 0)
+            {
+                ErrorPositions.Shift(result.Bytes.WrittenSpan, _positionOffset, _clientOut);
+            }
+            else
+            {
+                _clientOut.Write(result.Bytes.WrittenSpan);
+            }
         }
 
-        PgWriter.ReadyForQuery(_clientOut, readyStatus);
-        return _clientOut.FlushAsync(cancellationToken);
+        if (final)
+        {
+            PgWriter.ReadyForQuery(_clientOut, readyStatus);
+            await _clientOut.FlushAsync(cancellationToken);
+        }
     }
 
     /// <summary>Writes the bytes of a request to a backend and flushes.</summary>

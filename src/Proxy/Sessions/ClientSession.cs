@@ -167,6 +167,13 @@ public sealed partial class ClientSession : IProxySession
         {
             LogClientGone(_logger, Id, e.Message);
         }
+#pragma warning disable CA1031 // a bug in one session must end that session with a message, not take the listener down silently
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogSessionFailed(_logger, Id, e);
+            await TrySendFatalAsync("XX000", $"pgpoolconsole internal error: {e.GetType().Name}: {e.Message}");
+        }
         finally
         {
             _context.Store.Sessions.Remove(this);
@@ -213,7 +220,7 @@ public sealed partial class ClientSession : IProxySession
                         await WaitAtBoundaryAsync(cancellationToken);
                     }
 
-                    AddToBatch(message);
+                    await AddToBatchAsync(message, cancellationToken);
                     break;
                 case 'H':
                     await ExecuteBatchAsync(sync: false, cancellationToken);
@@ -425,6 +432,9 @@ public sealed partial class ClientSession : IProxySession
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "pid {Pid}: client disconnected {How}")]
     private static partial void LogClientGone(ILogger logger, int pid, string how);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "pid {Pid}: session failed")]
+    private static partial void LogSessionFailed(ILogger logger, int pid, Exception exception);
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "pid {Pid}: terminating session: {Reason}")]
     private static partial void LogSessionTerminated(ILogger logger, int pid, string reason);

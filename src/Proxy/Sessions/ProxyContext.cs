@@ -29,6 +29,7 @@ public sealed class ProxyContext
     public required BackendConnector Connector { get; init; }
     public required IFailoverController Failover { get; init; }
     public required QueryRouter Router { get; init; }
+    public required LockWaitInspector LockWaits { get; init; }
     public required ILoggerFactory LoggerFactory { get; init; }
     public SessionGate Gate { get; init; } = new();
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

@@ -20,12 +20,7 @@ public sealed class NpgsqlTests(ProxyFixture proxy) : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    private async Task<NpgsqlConnection> OpenAsync()
-    {
-        var connection = new NpgsqlConnection(proxy.ConnectionString(_database));
-        await connection.OpenAsync();
-        return connection;
-    }
+    private Task<NpgsqlConnection> OpenAsync() => proxy.OpenAsync(_database);
 
     [Fact]
     public async Task Parameters_InsertAndSelect_RoundTripTypedValues()

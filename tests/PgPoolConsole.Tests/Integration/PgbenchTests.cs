@@ -27,7 +27,7 @@ public sealed class PgbenchTests(ProxyFixture proxy) : IAsyncLifetime
     [InlineData("prepared")]
     public async Task TpcB_EightClients_NodesHoldIdenticalTables(string protocol)
     {
-        var run = await Pgbench.RunAsync(["-h", "127.0.0.1", "-p", Port, "-U", "postgres", "-c", "8", "-j", "2", "-T", "8", "-M", protocol, _database], password: null, TimeSpan.FromMinutes(2));
+        var run = await Pgbench.RunAsync(["-h", "127.0.0.1", "-p", Port, "-U", "postgres", "-c", "8", "-j", "2", "-T", "30", "-M", protocol, _database], password: null, TimeSpan.FromMinutes(2));
 
         Assert.True(run.Process.Succeeded, run.Process.Describe());
         Assert.Equal(0, run.FailedTransactions);

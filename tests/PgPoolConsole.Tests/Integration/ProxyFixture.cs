@@ -167,7 +167,16 @@ public class ProxyFixture : IAsyncLifetime
             Pooling = false,
             Timeout = 15,
             CommandTimeout = 120,
+            IncludeErrorDetail = true,
         }.ConnectionString;
+
+    /// <summary>An open Npgsql connection through the proxy.</summary>
+    public async Task<NpgsqlConnection> OpenAsync(string database, string user = "postgres", string? password = null)
+    {
+        var connection = new NpgsqlConnection(ConnectionString(database, user, password));
+        await connection.OpenAsync();
+        return connection;
+    }
 
     public PsqlOptions PsqlOptions(string database) => new("127.0.0.1", ProxyPort, "postgres", database);
 

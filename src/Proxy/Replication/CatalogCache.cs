@@ -1,0 +1,156 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using PgPoolConsole.Proxy.Backends;
+using PgPoolConsole.Proxy.Sql;
+
+namespace PgPoolConsole.Proxy.Replication;
+
+/// <summary>What a column's default does when a row is inserted without a value for it.</summary>
+public enum ColumnDefault
+{
+    /// <summary>No default, or one that gives the same value on every node (a constant).</summary>
+    Deterministic,
+
+    /// <summary>now(), CURRENT_TIMESTAMP ...: the node's clock.</summary>
+    Time,
+
+    /// <summary>nextval() or an identity column: the node's sequence.</summary>
+    Sequence,
+
+    /// <summary>gen_random_uuid(), random() ...: a value per row that no other node can reproduce.</summary>
+    Random,
+}
+
+/// <summary>A column of a table as the catalog of the main node describes it.</summary>
+/// <param name="Name">The column name, quoted as needed.</param>
+/// <param name="Type">format_type of the column.</param>
+/// <param name="Default">What its default does.</param>
+/// <param name="TimeCast">For a time default: the type the default's expression yields (timestamptz, date ...).</param>
+/// <param name="RandomKind">For a random default: uuid or float8.</param>
+public sealed record ColumnInfo(string Name, string Type, ColumnDefault Default, string? TimeCast, string? RandomKind);
+
+/// <summary>A table as the catalog of the main node describes it.</summary>
+public sealed record TableInfo(long Oid, string Name, IReadOnlyList<ColumnInfo> Columns)
+{
+    public bool UsesSequence => Columns.Any(c => c.Default == ColumnDefault.Sequence);
+}
+
+/// <summary>
+/// Per-database catalog facts the proxy needs to keep nodes identical: which user functions are
+/// volatile (a SELECT calling one may write, so it goes to every node) and what each table's
+/// column defaults do (time, sequence, random). Read from the main node through a session's own
+/// connection, cached, and dropped when a session runs DDL in that database.
+/// </summary>
+public sealed class CatalogCache
+{
+    private static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
+    private readonly ConcurrentDictionary<string, DatabaseCatalog> _databases = new(StringComparer.Ordinal);
+
+    public DatabaseCatalog For(string database) => _databases.GetOrAdd(database, _ => new DatabaseCatalog());
+
+    /// <summary>Forget what is known of a database (after DDL there).</summary>
+    public void Invalidate(string database) => _databases.TryRemove(database, out _);
+
+    public sealed class DatabaseCatalog
+    {
+        private readonly ConcurrentDictionary<string, TableInfo?> _tables = new(StringComparer.Ordinal);
+        private HashSet<string>? _volatileFunctions;
+        private DateTime _loadedAt = DateTime.UtcNow;
+
+        public bool FunctionsLoaded => _volatileFunctions is not null && DateTime.UtcNow - _loadedAt < MaxAge;
+
+        /// <summary>Whether a function is a user-defined volatile one (it may write). Null until loaded.</summary>
+        public bool? IsVolatileUserFunction(QualifiedName function) =>
+            _volatileFunctions is null ? null : _volatileFunctions.Contains(function.Name) || (function.Schema is not null && _volatileFunctions.Contains($"{function.Schema}.{function.Name}"));
+
+        public async Task LoadFunctionsAsync(BackendConnection connection, CancellationToken cancellationToken)
+        {
+            var result = await BackendQuery.RunAsync(connection, """
+                SELECT p.proname, n.nspname
+                FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                """, cancellationToken);
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var row in result.Rows)
+            {
+                names.Add(row[0]!);
+                names.Add($"{row[1]}.{row[0]}");
+            }
+
+            _volatileFunctions = names;
+            _loadedAt = DateTime.UtcNow;
+        }
+
+        /// <summary>The table a statement names (resolved with the session's search_path), or null if it does not exist.</summary>
+        public async Task<TableInfo?> TableAsync(QualifiedName name, BackendConnection connection, CancellationToken cancellationToken)
+        {
+            var key = name.ToString();
+            if (_tables.TryGetValue(key, out var known) && DateTime.UtcNow - _loadedAt < MaxAge)
+            {
+                return known;
+            }
+
+            var regclass = name.Schema is null ? BackendQuery.Identifier(name.Name) : $"{BackendQuery.Identifier(name.Schema)}.{BackendQuery.Identifier(name.Name)}";
+            var result = await BackendQuery.RunAsync(connection, $"""
+                SELECT c.oid, pg_catalog.quote_ident(a.attname), pg_catalog.format_type(a.atttypid, a.atttypmod),
+                       pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated
+                FROM pg_catalog.pg_class c
+                JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                WHERE c.oid = pg_catalog.to_regclass({BackendQuery.Literal(regclass)})
+                ORDER BY a.attnum
+                """, cancellationToken);
+            if (!result.Succeeded || result.Rows.Count == 0)
+            {
+                _tables[key] = null;
+                return null;
+            }
+
+            var columns = new List<ColumnInfo>();
+            foreach (var row in result.Rows)
+            {
+                if (row[5] is { Length: > 0 } generated && generated != "\0")
+                {
+                    continue; // generated columns cannot be written
+                }
+
+                columns.Add(Describe(row[1]!, row[2]!, row[3], row[4]));
+            }
+
+            var table = new TableInfo(long.Parse(result.Rows[0][0]!, CultureInfo.InvariantCulture), regclass, columns);
+            _tables[key] = table;
+            return table;
+        }
+
+        private static ColumnInfo Describe(string name, string type, string? defaultExpression, string? identity)
+        {
+            if (identity is "a" or "d")
+            {
+                return new ColumnInfo(name, type, ColumnDefault.Sequence, null, null);
+            }
+
+            if (defaultExpression is null)
+            {
+                return new ColumnInfo(name, type, ColumnDefault.Deterministic, null, null);
+            }
+
+            var lower = defaultExpression.ToLowerInvariant();
+            if (lower.Contains("nextval(", StringComparison.Ordinal))
+            {
+                return new ColumnInfo(name, type, ColumnDefault.Sequence, null, null);
+            }
+
+            if (NondeterministicFunctions.RandomKindOf(lower) is { } randomKind)
+            {
+                return new ColumnInfo(name, type, ColumnDefault.Random, null, randomKind);
+            }
+
+            if (TimeFunctions.Find(defaultExpression).Count > 0)
+            {
+                return new ColumnInfo(name, type, ColumnDefault.Time, type, null);
+            }
+
+            return new ColumnInfo(name, type, ColumnDefault.Deterministic, null, null);
+        }
+    }
+}

@@ -1,0 +1,609 @@
+using System.Globalization;
+using System.Text;
+using PgPoolConsole.Proxy.Sql;
+
+namespace PgPoolConsole.Proxy.Replication;
+
+/// <summary>A value the proxy supplies so every node stores the same thing.</summary>
+public enum SlotKind
+{
+    /// <summary>The main node's transaction timestamp (now()).</summary>
+    TransactionTime,
+
+    /// <summary>The main node's current time (statement_timestamp(), clock_timestamp()).</summary>
+    StatementTime,
+
+    /// <summary>A random double in [0, 1) (random()).</summary>
+    RandomDouble,
+
+    /// <summary>A version 4 UUID (gen_random_uuid()).</summary>
+    RandomUuid,
+}
+
+/// <summary>
+/// A statement with holes for proxy-supplied values. Rendered with literals (simple query) or
+/// with parameters the proxy appends to each Bind (prepared statements).
+/// </summary>
+public sealed class SqlTemplate
+{
+    private readonly List<(string Text, int Slot)> _parts;
+
+    internal SqlTemplate(List<(string Text, int Slot)> parts, List<SlotKind> slots)
+    {
+        _parts = parts;
+        Slots = slots;
+    }
+
+    public IReadOnlyList<SlotKind> Slots { get; }
+
+    public bool NeedsClock => Slots.Any(s => s is SlotKind.TransactionTime or SlotKind.StatementTime);
+
+    /// <summary>Fills each hole with a quoted literal of its value.</summary>
+    public string RenderLiterals(IReadOnlyList<string> values) => Render(slot => "'" + values[slot].Replace("'", "''", StringComparison.Ordinal) + "'");
+
+    /// <summary>Fills each hole with a text parameter, numbered from <paramref name="firstParameter"/>.</summary>
+    public string RenderParameters(int firstParameter) => Render(slot => "$" + (firstParameter + slot).ToString(CultureInfo.InvariantCulture) + "::text");
+
+    private string Render(Func<int, string> hole)
+    {
+        var builder = new StringBuilder();
+        foreach (var (text, slot) in _parts)
+        {
+            builder.Append(slot < 0 ? text : hole(slot));
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>The values for every hole: the clocks of the main node, and generated random values.</summary>
+    public IReadOnlyList<string> Values(string transactionTime, string statementTime) =>
+        [.. Slots.Select(kind => kind switch
+        {
+            SlotKind.TransactionTime => transactionTime,
+            SlotKind.StatementTime => statementTime,
+            SlotKind.RandomUuid => NondeterministicFunctions.Generate("uuid"),
+            _ => NondeterministicFunctions.Generate("float8"),
+        })];
+}
+
+/// <summary>How to make a write deterministic on every node.</summary>
+/// <param name="Template">The statement with holes, or null when nothing needs replacing.</param>
+/// <param name="Refusal">Why the statement cannot be made deterministic (then it must not run), or null.</param>
+/// <param name="LockKeys">insert_lock: advisory lock keys to take on the main node before the statement.</param>
+public sealed record WriteRewrite(SqlTemplate? Template, string? Refusal, IReadOnlyList<string> LockKeys)
+{
+    public static readonly WriteRewrite None = new(null, null, []);
+
+    public bool IsNone => Template is null && Refusal is null && LockKeys.Count == 0;
+}
+
+/// <summary>
+/// Rewrites a write so that every node computes the same values: time functions and the
+/// main node's clock, random()/gen_random_uuid() evaluated once per VALUES row, column defaults of
+/// those kinds for inserted rows (added with explicit values), DEFAULT in VALUES and UPDATE SET;
+/// and decides the insert_lock keys for sequences. What cannot be made deterministic is refused
+/// (naming the function) unless the operator allowed it.
+/// </summary>
+public static class WriteRewriter
+{
+    /// <summary>Advisory lock class of insert_lock ('PGPC').</summary>
+    public const long LockClass = 0x50475043;
+
+    public static WriteRewrite Rewrite(string sql, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allowNondeterministic, bool insertLock)
+    {
+        var edits = new List<Edit>();
+        var slots = new List<SlotKind>();
+        var lockKeys = new List<string>();
+        foreach (var statement in plan.Statements)
+        {
+            var refusal = RewriteStatement(sql, statement, plan, tables, allowNondeterministic, insertLock, edits, slots, lockKeys);
+            if (refusal is not null)
+            {
+                return new WriteRewrite(null, refusal, []);
+            }
+        }
+
+        if (edits.Count == 0)
+        {
+            return lockKeys.Count == 0 ? WriteRewrite.None : new WriteRewrite(null, null, lockKeys);
+        }
+
+        edits.Sort((a, b) => a.Start.CompareTo(b.Start));
+        var parts = new List<(string, int)>();
+        var position = 0;
+        foreach (var edit in edits)
+        {
+            if (edit.Start < position)
+            {
+                continue; // overlapping edits cannot happen by construction; keep the first
+            }
+
+            parts.Add((sql[position..edit.Start], -1));
+            parts.AddRange(edit.Parts);
+            position = edit.Start + edit.Length;
+        }
+
+        parts.Add((sql[position..], -1));
+        return new WriteRewrite(new SqlTemplate(parts, slots), null, lockKeys);
+    }
+
+    private sealed record Edit(int Start, int Length, List<(string Text, int Slot)> Parts);
+
+    private static string? RewriteStatement(string sql, StatementInfo statement, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allow, bool insertLock, List<Edit> edits, List<SlotKind> slots, List<string> lockKeys)
+    {
+        // Only statements that evaluate expressions into stored rows: DDL stores expressions
+        // (a DEFAULT now() must stay now()), it does not evaluate them.
+        if (statement.Kind is not (StatementKind.Insert or StatementKind.Update or StatementKind.Delete or StatementKind.Merge
+            or StatementKind.Select or StatementKind.CopyFrom or StatementKind.Call or StatementKind.Execute))
+        {
+            return null;
+        }
+
+        if (statement.IsReadOnly && statement.FunctionCalls.Count == 0)
+        {
+            return null;
+        }
+
+        var tokens = new List<SqlToken>();
+        SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
+        var valuesTuples = statement.Kind == StatementKind.Insert ? FindValuesTuples(sql, tokens) : [];
+
+        // 1. Time functions anywhere in the statement: the main node's clock.
+        int? transactionSlot = null, statementSlot = null;
+        foreach (var use in plan.TimeFunctions)
+        {
+            if (use.Start < statement.Start || use.Start >= statement.Start + statement.Length)
+            {
+                continue;
+            }
+
+            int slot;
+            if (use.Source == TimeSource.Transaction)
+            {
+                slot = transactionSlot ??= NewSlot(slots, SlotKind.TransactionTime);
+            }
+            else
+            {
+                slot = statementSlot ??= NewSlot(slots, SlotKind.StatementTime);
+            }
+
+            edits.Add(new Edit(use.Start, use.Length, TimeParts(use.Cast, slot)));
+        }
+
+        // 2. Calls to functions whose value differs per node.
+        for (var i = 0; i + 2 < tokens.Count; i++)
+        {
+            if (tokens[i].Kind != SqlTokenKind.Identifier || tokens[i + 1].Kind != SqlTokenKind.OpenParen)
+            {
+                continue;
+            }
+
+            var name = new QualifiedName(
+                i >= 2 && tokens[i - 1].Kind == SqlTokenKind.Dot ? sql.Substring(tokens[i - 2].Start, tokens[i - 2].Length).ToLowerInvariant() : null,
+                sql.Substring(tokens[i].Start, tokens[i].Length).ToLowerInvariant());
+            var start = name.Schema is null ? tokens[i].Start : tokens[i - 2].Start;
+            if (NondeterministicFunctions.InlineType(name) is { } type && tokens[i + 2].Kind == SqlTokenKind.CloseParen)
+            {
+                if (valuesTuples.Any(t => t.Start < tokens[i].Start && tokens[i].Start < t.End))
+                {
+                    var slot = NewSlot(slots, type == "uuid" ? SlotKind.RandomUuid : SlotKind.RandomDouble);
+                    edits.Add(new Edit(start, tokens[i + 2].End - start, [("(", -1), ("", slot), ($"::{type})", -1)]));
+                    i += 2;
+                    continue;
+                }
+
+                if (!allow)
+                {
+                    return $"{name.Name}() would give every node a different value here (it is evaluated per row); pass the value explicitly, use it in a VALUES list, or set allow_nondeterministic_writes = on";
+                }
+            }
+            else if (NondeterministicFunctions.IsNotReproducible(name) && !allow)
+            {
+                return $"{name.Name}() returns a different value on every node, so the nodes would store different data; pass the value explicitly or set allow_nondeterministic_writes = on";
+            }
+
+            if (insertLock && name.Name is "nextval" && tokens[i + 2].Kind == SqlTokenKind.String)
+            {
+                // An explicit nextval('seq'): serialise it like an insert into a serial column.
+                lockKeys.Add($"{LockClass}, pg_catalog.hashtext({sql.Substring(tokens[i + 2].Start, tokens[i + 2].Length)})");
+            }
+        }
+
+        // 3. Column defaults of the target table.
+        if (statement.TargetTable is { } copyTarget && statement.Kind == StatementKind.CopyFrom && tables(copyTarget) is { } copied)
+        {
+            return CopyDefaultsRefusal(sql, tokens, copied, allow);
+        }
+
+        if (statement.TargetTable is { } target && statement.Kind is StatementKind.Insert or StatementKind.Update)
+        {
+            var table = tables(target);
+            if (table is null)
+            {
+                return null; // unknown table: the statement will fail the same way on every node
+            }
+
+            if (insertLock && statement.Kind == StatementKind.Insert && table.UsesSequence && statement.InsertLockHint != false)
+            {
+                lockKeys.Add(((LockClass << 32) | table.Oid).ToString(CultureInfo.InvariantCulture));
+            }
+            else if (statement.InsertLockHint == true && statement.Kind == StatementKind.Insert)
+            {
+                lockKeys.Add(((LockClass << 32) | table.Oid).ToString(CultureInfo.InvariantCulture));
+            }
+
+            if (table.Columns.Any(c => c.Default is ColumnDefault.Time or ColumnDefault.Random))
+            {
+                var refusal = statement.Kind == StatementKind.Insert
+                    ? RewriteInsertDefaults(sql, tokens, table, valuesTuples, allow, edits, slots, ref transactionSlot)
+                    : RewriteUpdateDefaults(sql, tokens, table, allow, edits, slots, ref transactionSlot);
+                if (refusal is not null)
+                {
+                    return refusal;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static int NewSlot(List<SlotKind> slots, SlotKind kind)
+    {
+        slots.Add(kind);
+        return slots.Count - 1;
+    }
+
+    private static List<(string, int)> TimeParts(string cast, int slot) => cast switch
+    {
+        "text" => [("", slot)], // a 'now' literal: its own cast follows
+        "timestamptz" => [("", slot), ("::timestamptz", -1)],
+        _ => [("(", -1), ("", slot), ($"::timestamptz)::{cast}", -1)],
+    };
+
+    private static List<(string, int)> DefaultParts(ColumnInfo column, int slot) => column.Default == ColumnDefault.Time
+        ? [("(", -1), ("", slot), ($"::timestamptz)::{column.Type}", -1)]
+        : [("(", -1), ("", slot), ($"::{column.RandomKind})::{column.Type}", -1)];
+
+    private static int SlotFor(ColumnInfo column, List<SlotKind> slots, ref int? transactionSlot) => column.Default == ColumnDefault.Time
+        ? transactionSlot ??= NewSlot(slots, SlotKind.TransactionTime)
+        : NewSlot(slots, column.RandomKind == "uuid" ? SlotKind.RandomUuid : SlotKind.RandomDouble);
+
+    /// <summary>The parenthesised rows after VALUES in an INSERT (token ranges), empty when there are none.</summary>
+    private static List<(int Start, int End, int OpenIndex, int CloseIndex)> FindValuesTuples(string sql, List<SqlToken> tokens)
+    {
+        var result = new List<(int, int, int, int)>();
+        var depth = 0;
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var token = tokens[i];
+            if (token.Kind == SqlTokenKind.OpenParen)
+            {
+                depth++;
+            }
+            else if (token.Kind == SqlTokenKind.CloseParen)
+            {
+                depth--;
+            }
+            else if (depth == 0 && SqlLexer.IsKeyword(sql, token, "values") && !(i > 0 && SqlLexer.IsKeyword(sql, tokens[i - 1], "default")))
+            {
+                var j = i + 1;
+                while (j < tokens.Count && tokens[j].Kind == SqlTokenKind.OpenParen)
+                {
+                    var close = Matching(tokens, j);
+                    if (close < 0)
+                    {
+                        return result;
+                    }
+
+                    result.Add((tokens[j].Start, tokens[close].End, j, close));
+                    j = close + 1;
+                    if (j < tokens.Count && tokens[j].Kind == SqlTokenKind.Comma)
+                    {
+                        j++;
+                    }
+                    else
+                    {
+                        break;
+                    }
+                }
+
+                return result;
+            }
+        }
+
+        return result;
+    }
+
+    private static int Matching(List<SqlToken> tokens, int open)
+    {
+        var depth = 0;
+        for (var i = open; i < tokens.Count; i++)
+        {
+            if (tokens[i].Kind == SqlTokenKind.OpenParen)
+            {
+                depth++;
+            }
+            else if (tokens[i].Kind == SqlTokenKind.CloseParen && --depth == 0)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Top-level comma-separated items between two parenthesis tokens: (first token, last token) index pairs.</summary>
+    private static List<(int First, int Last)> Items(List<SqlToken> tokens, int open, int close)
+    {
+        var items = new List<(int, int)>();
+        var depth = 0;
+        var first = open + 1;
+        for (var i = open + 1; i < close; i++)
+        {
+            var kind = tokens[i].Kind;
+            if (kind is SqlTokenKind.OpenParen or SqlTokenKind.OpenBracket)
+            {
+                depth++;
+            }
+            else if (kind is SqlTokenKind.CloseParen or SqlTokenKind.CloseBracket)
+            {
+                depth--;
+            }
+            else if (kind == SqlTokenKind.Comma && depth == 0)
+            {
+                items.Add((first, i - 1));
+                first = i + 1;
+            }
+        }
+
+        if (first < close)
+        {
+            items.Add((first, close - 1));
+        }
+
+        return items;
+    }
+
+    private static string ColumnName(string sql, SqlToken token)
+    {
+        var text = sql.Substring(token.Start, token.Length);
+        return token.Kind == SqlTokenKind.QuotedIdentifier ? text : text.ToLowerInvariant();
+    }
+
+    private static string Unquote(string name) => name.StartsWith('"') ? name[1..^1].Replace("\"\"", "\"", StringComparison.Ordinal) : name;
+
+    /// <summary>
+    /// INSERT: columns whose default is a time or random function get explicit values when the
+    /// statement leaves them to the default (omitted from the column list, DEFAULT in a row,
+    /// DEFAULT VALUES, or an INSERT ... SELECT naming its columns).
+    /// </summary>
+    private static string? RewriteInsertDefaults(string sql, List<SqlToken> tokens, TableInfo table, List<(int Start, int End, int OpenIndex, int CloseIndex)> tuples, bool allow, List<Edit> edits, List<SlotKind> slots, ref int? transactionSlot)
+    {
+        // INSERT INTO name [ AS alias ] [ ( columns ) ] [ OVERRIDING ... VALUE ] { VALUES | DEFAULT VALUES | query }
+        var i = 0;
+        while (i < tokens.Count && !SqlLexer.IsKeyword(sql, tokens[i], "into"))
+        {
+            i++;
+        }
+
+        i++; // table name
+        while (i + 2 < tokens.Count && tokens[i + 1].Kind == SqlTokenKind.Dot)
+        {
+            i += 2;
+        }
+
+        var nameEnd = i;
+        i++;
+        if (i < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i], "as"))
+        {
+            nameEnd = i + 1;
+            i += 2;
+        }
+
+        List<string>? listed = null;
+        var listClose = -1;
+        if (i < tokens.Count && tokens[i].Kind == SqlTokenKind.OpenParen && (tuples.Count == 0 || tokens[i].Start != tuples[0].Start))
+        {
+            listClose = Matching(tokens, i);
+            if (listClose < 0)
+            {
+                return null;
+            }
+
+            listed = [.. Items(tokens, i, listClose).Select(item => ColumnName(sql, tokens[item.First]))];
+            i = listClose + 1;
+        }
+
+        bool Names(ColumnInfo column, string name) => Unquote(column.Name) == Unquote(name);
+        var targets = listed is null
+            ? table.Columns.Take(tuples.Count > 0 ? Items(tokens, tuples[0].OpenIndex, tuples[0].CloseIndex).Count : 0).ToList()
+            : [.. listed.Select(name => table.Columns.FirstOrDefault(c => Names(c, name)) ?? new ColumnInfo(name, "", ColumnDefault.Deterministic, null, null))];
+        var missing = table.Columns.Where(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !targets.Contains(c)).ToList();
+
+        while (i < tokens.Count && !SqlLexer.IsKeyword(sql, tokens[i], "values") && !SqlLexer.IsKeyword(sql, tokens[i], "default")
+               && !SqlLexer.IsKeyword(sql, tokens[i], "select") && !SqlLexer.IsKeyword(sql, tokens[i], "with") && tokens[i].Kind != SqlTokenKind.OpenParen)
+        {
+            i++; // OVERRIDING { SYSTEM | USER } VALUE
+        }
+
+        if (i >= tokens.Count)
+        {
+            return null;
+        }
+
+        if (SqlLexer.IsKeyword(sql, tokens[i], "default") && i + 1 < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i + 1], "values"))
+        {
+            if (missing.Count == 0)
+            {
+                return null;
+            }
+
+            var parts = new List<(string, int)> { ($"({string.Join(", ", missing.Select(c => c.Name))}) VALUES (", -1) };
+            for (var c = 0; c < missing.Count; c++)
+            {
+                parts.AddRange(c == 0 ? [] : [(", ", -1)]);
+                parts.AddRange(DefaultParts(missing[c], SlotFor(missing[c], slots, ref transactionSlot)));
+            }
+
+            parts.Add((")", -1));
+            edits.Add(new Edit(tokens[i].Start, tokens[i + 1].End - tokens[i].Start, parts));
+            return null;
+        }
+
+        if (tuples.Count == 0)
+        {
+            // INSERT ... SELECT: one value per row would be needed for a random default.
+            if (missing.Any(c => c.Default == ColumnDefault.Random))
+            {
+                var column = missing.First(c => c.Default == ColumnDefault.Random);
+                return allow ? null : $"the default of column {column.Name} ({column.RandomKind} per row) would differ on every node for rows of an INSERT ... SELECT; supply the column's values or set allow_nondeterministic_writes = on";
+            }
+
+            if (missing.Count == 0)
+            {
+                return null;
+            }
+
+            if (listed is null)
+            {
+                return allow ? null : $"INSERT ... SELECT into {table.Name} leaves column {missing[0].Name} to its time default; name the target columns so the proxy can give every node the same time";
+            }
+
+            // INSERT INTO t (a, b, created) SELECT s.*, <time> FROM (<query>) s
+            var queryStart = i;
+            var queryEnd = tokens.Count - 1;
+            for (var k = queryStart; k < tokens.Count; k++)
+            {
+                if (SqlLexer.IsKeyword(sql, tokens[k], "returning") || (SqlLexer.IsKeyword(sql, tokens[k], "on") && k + 1 < tokens.Count && SqlLexer.IsKeyword(sql, tokens[k + 1], "conflict")))
+                {
+                    queryEnd = k - 1;
+                    break;
+                }
+            }
+
+            while (queryEnd >= queryStart && tokens[queryEnd].Kind == SqlTokenKind.Semicolon)
+            {
+                queryEnd--;
+            }
+
+            edits.Add(new Edit(tokens[listClose].Start, 0, [(", " + string.Join(", ", missing.Select(c => c.Name)), -1)]));
+            var prefix = new List<(string, int)> { ("SELECT pgpc_source.*", -1) };
+            foreach (var column in missing)
+            {
+                prefix.Add((", ", -1));
+                prefix.AddRange(DefaultParts(column, SlotFor(column, slots, ref transactionSlot)));
+            }
+
+            prefix.Add((" FROM (", -1));
+            edits.Add(new Edit(tokens[queryStart].Start, 0, prefix));
+            edits.Add(new Edit(tokens[queryEnd].End, 0, [(") AS pgpc_source", -1)]));
+            return null;
+        }
+
+        // VALUES rows: DEFAULT items of such columns get a value; omitted columns are added.
+        foreach (var tuple in tuples)
+        {
+            var items = Items(tokens, tuple.OpenIndex, tuple.CloseIndex);
+            for (var k = 0; k < items.Count && k < targets.Count; k++)
+            {
+                var (first, last) = items[k];
+                if (first == last && SqlLexer.IsKeyword(sql, tokens[first], "default") && targets[k].Default is ColumnDefault.Time or ColumnDefault.Random)
+                {
+                    edits.Add(new Edit(tokens[first].Start, tokens[first].Length, DefaultParts(targets[k], SlotFor(targets[k], slots, ref transactionSlot))));
+                }
+            }
+
+            if (missing.Count > 0)
+            {
+                var added = new List<(string, int)>();
+                foreach (var column in missing)
+                {
+                    added.Add((", ", -1));
+                    added.AddRange(DefaultParts(column, SlotFor(column, slots, ref transactionSlot)));
+                }
+
+                edits.Add(new Edit(tokens[tuple.CloseIndex].Start, 0, added));
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            if (listed is not null)
+            {
+                edits.Add(new Edit(tokens[listClose].Start, 0, [(", " + string.Join(", ", missing.Select(c => c.Name)), -1)]));
+            }
+            else
+            {
+                edits.Add(new Edit(tokens[nameEnd].End, 0, [($" ({string.Join(", ", targets.Concat(missing).Select(c => c.Name))})", -1)]));
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// COPY FROM fills omitted columns from their defaults row by row, on each node: a time or
+    /// random default there cannot be made identical, so such a COPY is refused unless allowed.
+    /// </summary>
+    private static string? CopyDefaultsRefusal(string sql, List<SqlToken> tokens, TableInfo table, bool allow)
+    {
+        if (allow)
+        {
+            return null;
+        }
+
+        // COPY name [ ( columns ) ] FROM ...
+        var index = 1;
+        while (index + 2 < tokens.Count && tokens[index + 1].Kind == SqlTokenKind.Dot)
+        {
+            index += 2;
+        }
+
+        var listed = new List<string>();
+        if (index + 1 < tokens.Count && tokens[index + 1].Kind == SqlTokenKind.OpenParen && Matching(tokens, index + 1) is var close and > 0)
+        {
+            listed = [.. Items(tokens, index + 1, close).Select(item => Unquote(ColumnName(sql, tokens[item.First])))];
+        }
+
+        if (listed.Count == 0)
+        {
+            return null; // every column comes from the data
+        }
+
+        var omitted = table.Columns.FirstOrDefault(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !listed.Contains(Unquote(c.Name)));
+        return omitted is null ? null : $"COPY leaves column {omitted.Name} to its default, which each node would compute differently; include the column in the data or set allow_nondeterministic_writes = on";
+    }
+
+    /// <summary>UPDATE ... SET column = DEFAULT for a time default gets the main node's time; a random one is refused.</summary>
+    private static string? RewriteUpdateDefaults(string sql, List<SqlToken> tokens, TableInfo table, bool allow, List<Edit> edits, List<SlotKind> slots, ref int? transactionSlot)
+    {
+        for (var i = 2; i < tokens.Count; i++)
+        {
+            if (!SqlLexer.IsKeyword(sql, tokens[i], "default") || tokens[i - 1].Kind != SqlTokenKind.Operator || sql.Substring(tokens[i - 1].Start, tokens[i - 1].Length) != "=")
+            {
+                continue;
+            }
+
+            var name = ColumnName(sql, tokens[i - 2]);
+            var column = table.Columns.FirstOrDefault(c => Unquote(c.Name) == Unquote(name));
+            if (column is null || column.Default is not (ColumnDefault.Time or ColumnDefault.Random))
+            {
+                continue;
+            }
+
+            if (column.Default == ColumnDefault.Random)
+            {
+                if (!allow)
+                {
+                    return $"SET {column.Name} = DEFAULT ({column.RandomKind} per row) would give every node a different value; set allow_nondeterministic_writes = on to allow it";
+                }
+
+                continue;
+            }
+
+            edits.Add(new Edit(tokens[i].Start, tokens[i].Length, DefaultParts(column, SlotFor(column, slots, ref transactionSlot))));
+        }
+
+        return null;
+    }
+}

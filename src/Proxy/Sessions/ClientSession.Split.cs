@@ -1,0 +1,81 @@
+using PgPoolConsole.Proxy.Protocol;
+using PgPoolConsole.Proxy.Replication;
+using PgPoolConsole.Proxy.Sql;
+
+namespace PgPoolConsole.Proxy.Sessions;
+
+public sealed partial class ClientSession
+{
+    // Characters to add to error positions while a statement cut out of a longer string runs.
+    private int _positionOffset;
+
+    /// <summary>
+    /// A query string that both writes and ends a transaction (BEGIN; UPDATE ...; COMMIT) must end it
+    /// on the other nodes before the main node, like a COMMIT on its own; sent whole, the main node
+    /// would commit first.
+    /// </summary>
+    private static bool EndsTransactionsAmongWrites(QueryPlan plan) =>
+        plan.Statements.Count > 1 && plan.Route is QueryRoute.Write or QueryRoute.TransactionEnd &&
+        plan.Statements.Any(s => s.Transaction is TransactionCommand.Commit or TransactionCommand.Rollback or TransactionCommand.PrepareTransaction);
+
+    /// <summary>
+    /// Runs the statements of such a string one by one, keeping PostgreSQL's semantics for
+    /// multi-statement strings: statements outside an explicit transaction run in one implicit
+    /// transaction (begun here and committed at the end, or when the string's COMMIT comes), a
+    /// BEGIN turns it into an explicit one, and the first error stops the rest (rolling back the
+    /// implicit transaction). The client sees one answer and one ReadyForQuery.
+    /// </summary>
+    private async Task ExecuteStatementByStatementAsync(string sql, QueryPlan plan, CancellationToken cancellationToken)
+    {
+        var implicitBlock = false;
+        foreach (var statement in plan.Statements)
+        {
+            if (statement.Transaction == TransactionCommand.Begin && implicitBlock)
+            {
+                // The implicit block becomes the client's explicit transaction.
+                implicitBlock = false;
+                PgWriter.CommandComplete(_clientOut, "BEGIN");
+                continue;
+            }
+
+            if (_transactionStatus == 'I' && statement.Transaction == TransactionCommand.None && !statement.CannotRunInTransactionBlock)
+            {
+                await RunSilentlyAsync(BeginQuery, ReplicationOrder.Parallel, cancellationToken);
+                implicitBlock = true;
+            }
+
+            var text = sql.Substring(statement.Start, statement.Length);
+            var succeeded = await ExecuteQueryAsync(text, _context.Router.Plan(text), final: false, positionOffset: statement.Start, cancellationToken);
+            if (_transactionStatus == 'I')
+            {
+                implicitBlock = false;
+            }
+
+            if (!succeeded)
+            {
+                break;
+            }
+        }
+
+        _positionOffset = 0;
+        if (implicitBlock)
+        {
+            await RunSilentlyAsync(_transactionStatus == 'T' ? CommitQuery : RollbackQuery, ReplicationOrder.MainLast, cancellationToken);
+        }
+
+        PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+        await _clientOut.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Runs a statement of our own on every node (BEGIN, COMMIT) without relaying its answer.</summary>
+    private async Task RunSilentlyAsync(byte[] query, ReplicationOrder order, CancellationToken cancellationToken)
+    {
+        var outcome = await ExecuteReplicatedAsync(new ReplicatedRequest { Body = query, Sql = "<transaction control>", Order = order }, cancellationToken);
+        if (outcome.ReplacementError is { } error)
+        {
+            PgWriter.ErrorOrNotice(_clientOut, true, error);
+        }
+
+        SetTransactionStatus(outcome.Answer.Backend.TransactionStatus, wrote: false);
+    }
+}

@@ -1,0 +1,245 @@
+using Npgsql;
+using PgPoolConsole.Tests.Infrastructure;
+using PgPoolConsole.Tests.Integration;
+
+namespace PgPoolConsole.Tests.Replication;
+
+/// <summary>Writes whose values a node would compute on its own (clocks, sequences, random) store the same data everywhere.</summary>
+[Collection(ProxyCollection.Name)]
+public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
+{
+    private string _database = "";
+
+    public async Task InitializeAsync()
+    {
+        await proxy.HealAsync();
+        _database = await proxy.CreateDatabaseAsync("determinism");
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private Task<NpgsqlConnection> OpenAsync() => proxy.OpenAsync(_database);
+
+    private async Task ExecuteAsync(NpgsqlConnection connection, string sql, bool prepare = false)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        if (prepare)
+        {
+            await command.PrepareAsync();
+        }
+
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private async Task SetUpAsync(string ddl)
+    {
+        await using var connection = await OpenAsync();
+        await ExecuteAsync(connection, ddl);
+    }
+
+    private Task AssertIdenticalAsync(string table) => NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, _database, table, "1");
+
+    private const string EveryTimeFunction =
+        "now(), CURRENT_TIMESTAMP, CURRENT_TIMESTAMP(2), CURRENT_DATE, CURRENT_TIME, CURRENT_TIME(1), LOCALTIME, LOCALTIME(3), " +
+        "LOCALTIMESTAMP, LOCALTIMESTAMP(0), transaction_timestamp(), statement_timestamp(), clock_timestamp(), 'now'::timestamptz, pg_catalog.now()";
+
+    private const string TimeTable =
+        "CREATE TABLE times (label text, a timestamptz, b timestamptz, c timestamptz, d date, e timetz, f timetz, g time, h time, " +
+        "i timestamp, j timestamp, k timestamptz, l timestamptz, m timestamptz, n timestamptz, o timestamptz)";
+
+    [Theory]
+    [InlineData("simple")]
+    [InlineData("extended")]
+    [InlineData("prepared")]
+    public async Task EveryTimeFunction_StoresTheSameValueOnEveryNode(string protocol)
+    {
+        await SetUpAsync(TimeTable);
+        await using var connection = await OpenAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            var sql = $"INSERT INTO times VALUES ('{protocol}', {EveryTimeFunction})";
+            if (protocol == "simple")
+            {
+                (await proxy.PsqlAsync(_database, sql)).EnsureSuccess();
+            }
+            else
+            {
+                await ExecuteAsync(connection, sql, prepare: protocol == "prepared");
+            }
+
+            await Task.Delay(10);
+        }
+
+        await AssertIdenticalAsync("times");
+        var distinct = await NodeSql.ReadColumnAsync(proxy.Nodes[0], _database, "SELECT count(DISTINCT a)::text FROM times");
+        Assert.Equal("5", distinct.Single()); // every execution got a fresh time
+    }
+
+    [Fact]
+    public async Task NowInsideATransaction_IsTheTransactionsStartOnEveryNodeAndForEveryStatement()
+    {
+        await SetUpAsync("CREATE TABLE tx (n int, at timestamptz)");
+        await using var connection = await OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var first = new NpgsqlCommand("INSERT INTO tx VALUES (1, now())", connection, transaction))
+        {
+            await first.ExecuteNonQueryAsync();
+        }
+
+        await Task.Delay(50);
+        await using (var second = new NpgsqlCommand("INSERT INTO tx VALUES (2, CURRENT_TIMESTAMP)", connection, transaction))
+        {
+            await second.ExecuteNonQueryAsync();
+        }
+
+        await using var read = new NpgsqlCommand("SELECT now() = (SELECT at FROM tx WHERE n = 1)", connection, transaction);
+        Assert.Equal(true, await read.ExecuteScalarAsync());
+        await transaction.CommitAsync();
+
+        await AssertIdenticalAsync("tx");
+        Assert.Equal(["1"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT at)::text FROM tx"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TimeAndRandomDefaults_AreGivenExplicitValues(bool prepared)
+    {
+        await SetUpAsync("CREATE TABLE d (id int, created timestamptz DEFAULT now(), day date DEFAULT current_date, token uuid DEFAULT gen_random_uuid(), note text DEFAULT 'x')");
+        await using var connection = await OpenAsync();
+        string[] statements =
+        [
+            "INSERT INTO d (id) VALUES (1), (2)",
+            "INSERT INTO d VALUES (3)",
+            "INSERT INTO d DEFAULT VALUES",
+            "INSERT INTO d (id, created, day, token) VALUES (4, DEFAULT, DEFAULT, DEFAULT)",
+            "UPDATE d SET created = DEFAULT WHERE id = 1",
+        ];
+        foreach (var sql in statements)
+        {
+            await ExecuteAsync(connection, sql, prepared);
+        }
+
+        await AssertIdenticalAsync("d");
+        Assert.Equal(["5"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT token)::text FROM d"));
+    }
+
+    [Fact]
+    public async Task TimeDefault_InInsertSelectWithColumnList_IsTheSameEverywhere()
+    {
+        await SetUpAsync("CREATE TABLE s (id int, created timestamptz DEFAULT clock_timestamp())");
+        (await proxy.PsqlAsync(_database, "INSERT INTO s (id) SELECT g FROM generate_series(1, 1000) g")).EnsureSuccess();
+
+        await AssertIdenticalAsync("s");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RandomAndUuidInValues_AreEvaluatedOnceForEveryNode(bool prepared)
+    {
+        await SetUpAsync("CREATE TABLE r (x float8, u uuid)");
+        await using var connection = await OpenAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            await ExecuteAsync(connection, "INSERT INTO r VALUES (random(), gen_random_uuid()), (random(), gen_random_uuid())", prepared);
+        }
+
+        await AssertIdenticalAsync("r");
+        Assert.Equal(["6"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT u)::text FROM r"));
+    }
+
+    [Theory]
+    [InlineData("UPDATE r SET x = random()", "random()")]
+    [InlineData("INSERT INTO r SELECT random(), NULL FROM generate_series(1, 3)", "random()")]
+    [InlineData("INSERT INTO r VALUES (pg_backend_pid(), NULL)", "pg_backend_pid()")]
+    [InlineData("INSERT INTO u2 (name) SELECT 'n' || g FROM generate_series(1, 3) g", "token")]
+    public async Task PerRowRandomValues_AreRefusedWithAClearError(string sql, string named)
+    {
+        await SetUpAsync("CREATE TABLE r (x float8, u uuid); CREATE TABLE u2 (name text, token uuid DEFAULT gen_random_uuid())");
+        var result = await proxy.PsqlAsync(_database, sql);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("pgpoolconsole refused the statement", result.StandardError);
+        Assert.Contains(named, result.StandardError);
+        await AssertIdenticalAsync("r");
+        await AssertIdenticalAsync("u2");
+    }
+
+    [Fact]
+    public async Task RefusalInsideATransaction_AbortsItOnEveryNode()
+    {
+        await SetUpAsync("CREATE TABLE r (x float8)");
+        var script = "BEGIN;\nINSERT INTO r VALUES (1);\nUPDATE r SET x = random();\nCOMMIT;\n";
+        var result = await Integration.ProxyFixtureExtensions.ScriptAsync(proxy, _database, script);
+
+        Assert.Contains("refused", result.StandardError);
+        foreach (var node in proxy.Nodes)
+        {
+            Assert.Empty(await NodeComparer.ReadTableAsync(node, _database, "r", "1"));
+        }
+    }
+
+    [Theory]
+    [InlineData("serial")]
+    [InlineData("int GENERATED ALWAYS AS IDENTITY")]
+    public async Task ConcurrentInsertsIntoASequenceColumn_GetTheSameIdsOnEveryNode(string idType)
+    {
+        await SetUpAsync($"CREATE TABLE q (id {idType} PRIMARY KEY, who text)");
+        var clients = Enumerable.Range(0, 8).Select(async client =>
+        {
+            await using var connection = await OpenAsync();
+            await using var insert = new NpgsqlCommand("INSERT INTO q (who) VALUES ($1)", connection);
+            insert.Parameters.Add(new NpgsqlParameter<string>());
+            for (var i = 0; i < 100; i++)
+            {
+                ((NpgsqlParameter<string>)insert.Parameters[0]).TypedValue = $"client {client} row {i}";
+                await insert.ExecuteNonQueryAsync();
+            }
+        });
+        await Task.WhenAll(clients);
+
+        await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, _database, "q", "id");
+        Assert.Equal(800, (await NodeComparer.ReadTableAsync(proxy.Nodes[1], _database, "q", "id")).Count);
+    }
+
+    [Fact]
+    public async Task ExplicitNextval_InConcurrentInserts_GivesTheSameIdsOnEveryNode()
+    {
+        await SetUpAsync("CREATE SEQUENCE ids; CREATE TABLE n (id bigint PRIMARY KEY, who text)");
+        var clients = Enumerable.Range(0, 6).Select(async client =>
+        {
+            await using var connection = await OpenAsync();
+            for (var i = 0; i < 50; i++)
+            {
+                await ExecuteAsync(connection, $"INSERT INTO n VALUES (nextval('ids'), 'client {client} row {i}')");
+            }
+        });
+        await Task.WhenAll(clients);
+
+        await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, _database, "n", "id");
+    }
+
+    [Fact]
+    public async Task SelectCallingAWritingFunction_RunsOnEveryNode()
+    {
+        await SetUpAsync("""
+            CREATE TABLE f (n int);
+            CREATE FUNCTION add_row(v int) RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO f VALUES (v) RETURNING v';
+            CREATE FUNCTION count_rows() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM f';
+            """);
+        await using var connection = await OpenAsync();
+        for (var i = 1; i <= 4; i++)
+        {
+            await using var call = new NpgsqlCommand($"SELECT add_row({i})", connection);
+            Assert.Equal(i, await call.ExecuteScalarAsync());
+        }
+
+        await using var read = new NpgsqlCommand("SELECT count_rows()", connection);
+        Assert.Equal(4L, await read.ExecuteScalarAsync());
+        foreach (var node in proxy.Nodes)
+        {
+            Assert.Equal(4, (await NodeComparer.ReadTableAsync(node, _database, "f", "1")).Count);
+        }
+    }
+}
