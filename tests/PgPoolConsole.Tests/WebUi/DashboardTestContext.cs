@@ -24,13 +24,16 @@ public abstract class DashboardTestContext : BunitContext
         History = new ClusterHistory(Store);
         Services.AddSingleton(Store);
         Services.AddSingleton(Administration);
-        Services.AddSingleton<IDashboardClient>(new DashboardClient(Store, new OptionsHolder(new PgPoolOptions()), Administration, History, NullLogger<DashboardClient>.Instance));
+        Client = new DashboardClient(Store, new OptionsHolder(new PgPoolOptions()), Administration, History, NullLogger<DashboardClient>.Instance);
+        Services.AddSingleton(Client);
         AddAuthorization().SetAuthorized("operator");
     }
 
     protected ClusterStateStore Store { get; }
 
     protected ClusterHistory History { get; }
+
+    protected IDashboardClient Client { get; }
 
     protected RecordingAdministration Administration { get; } = new();
 
