@@ -1,5 +1,8 @@
 using System.Globalization;
 using System.Security.Claims;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PgPoolConsole.Api.Hosting;
@@ -70,6 +73,7 @@ public static class RestApi
 
         api.MapPost("/consistency-checks", StartConsistencyCheckAsync)
             .WithName("StartConsistencyCheck").WithSummary("Compare row counts and checksums of tables across the attached nodes (a background job)")
+            .Accepts<ConsistencyCheckRequest>(isOptional: true, "application/json")
             .Produces<ConsistencyCheckAccepted>(StatusCodes.Status202Accepted).ProducesValidationProblem();
         api.MapGet("/consistency-checks", (ClusterStateStore store) => TypedResults.Ok(store.ConsistencyChecks.All.Select(ConsistencyCheckInfo.From).ToList()))
             .WithName("ListConsistencyChecks").WithSummary("Consistency checks, latest first");
@@ -95,9 +99,16 @@ public static class RestApi
             ? (nodeId, null)
             : (null, AdminProblems.BadInput("id", $"\"{id}\" is not a node id (a number from 0)"));
 
-    private static IResult GetNode(string id, ClusterStateStore store)
+    /// <summary>A configured node's id from the route; else a 400 naming "id" or a 404.</summary>
+    private static (int? Id, IResult? Problem) ParseKnownNodeId(string id, ClusterStateStore store)
     {
         var (nodeId, problem) = ParseNodeId(id);
+        return nodeId is { } value && store.Current.Find(value) is null ? (null, AdminProblems.UnknownNode(value)) : (nodeId, problem);
+    }
+
+    private static IResult GetNode(string id, ClusterStateStore store)
+    {
+        var (nodeId, problem) = ParseKnownNodeId(id, store);
         if (nodeId is not { } value)
         {
             return problem!;
@@ -110,12 +121,22 @@ public static class RestApi
     private static Task<IResult> AttachAsync(string id, ClusterStateStore store, IDashboardClient client, ClaimsPrincipal user, CancellationToken cancellationToken) =>
         NodeActionAsync(id, store, (nodeId, name) => client.AttachAsync(nodeId, name, cancellationToken), user);
 
-    private static Task<IResult> DetachAsync(string id, bool? graceful, ClusterStateStore store, IDashboardClient client, ClaimsPrincipal user, CancellationToken cancellationToken) =>
-        NodeActionAsync(id, store, (nodeId, name) => client.DetachAsync(nodeId, graceful ?? false, name, cancellationToken), user);
+    /// <param name="graceful">true: wait for transaction boundaries before detaching (default false).</param>
+    private static Task<IResult> DetachAsync(string id, string? graceful, ClusterStateStore store, IDashboardClient client, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        // Bound by hand: a value ASP.NET cannot bind would be a 400 that does not name the field.
+        var wait = false;
+        if (!string.IsNullOrEmpty(graceful) && !bool.TryParse(graceful, out wait))
+        {
+            return Task.FromResult(AdminProblems.BadInput("graceful", $"\"{graceful}\" is not true or false"));
+        }
+
+        return NodeActionAsync(id, store, (nodeId, name) => client.DetachAsync(nodeId, wait, name, cancellationToken), user);
+    }
 
     private static async Task<IResult> NodeActionAsync(string id, ClusterStateStore store, Func<int, string, Task<AdminResult>> action, ClaimsPrincipal user)
     {
-        var (nodeId, problem) = ParseNodeId(id);
+        var (nodeId, problem) = ParseKnownNodeId(id, store);
         if (nodeId is not { } value)
         {
             return problem!;
@@ -132,9 +153,9 @@ public static class RestApi
         return TypedResults.Ok(new ActionResponse(result.Message, result.Detail, node is null ? null : NodeInfo.From(NodeView.Of(store, snapshot, node))));
     }
 
-    private static async Task<IResult> RecoverAsync(string id, IDashboardClient client, ClaimsPrincipal user, CancellationToken cancellationToken)
+    private static async Task<IResult> RecoverAsync(string id, ClusterStateStore store, IDashboardClient client, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
-        var (nodeId, problem) = ParseNodeId(id);
+        var (nodeId, problem) = ParseKnownNodeId(id, store);
         if (nodeId is not { } value)
         {
             return problem!;
@@ -150,8 +171,14 @@ public static class RestApi
         return TypedResults.Accepted(location, new RecoveryAccepted(jobId, value, location));
     }
 
-    private static async Task<IResult> StartConsistencyCheckAsync(ConsistencyCheckRequest? request, IDashboardClient client, ClaimsPrincipal user, CancellationToken cancellationToken)
+    private static async Task<IResult> StartConsistencyCheckAsync(HttpRequest http, IOptions<JsonOptions> json, IDashboardClient client, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
+        var (request, bodyProblem) = await ReadOptionalJsonAsync<ConsistencyCheckRequest>(http, json.Value.SerializerOptions, cancellationToken);
+        if (bodyProblem is not null)
+        {
+            return bodyProblem;
+        }
+
         var chunkRows = request?.ChunkRows ?? 10000;
         if (chunkRows < 1)
         {
@@ -177,6 +204,48 @@ public static class RestApi
 
         var location = $"/api/consistency-checks/{Uri.EscapeDataString(checkId)}";
         return TypedResults.Accepted(location, new ConsistencyCheckAccepted(checkId, location));
+    }
+
+    /// <summary>
+    /// Reads an optional JSON body by hand: a body ASP.NET cannot bind would be a 400 that does not
+    /// name the field. No body is null; bad JSON is a 400 naming the field at fault ("body" when
+    /// the JSON itself is broken).
+    /// </summary>
+    internal static async Task<(T? Value, IResult? Problem)> ReadOptionalJsonAsync<T>(HttpRequest http, JsonSerializerOptions options, CancellationToken cancellationToken)
+        where T : class
+    {
+        const int MaxBody = 64 * 1024;
+        if (http.ContentLength > MaxBody)
+        {
+            return (null, AdminProblems.BadInput("body", $"must be at most {MaxBody} bytes"));
+        }
+
+        using var buffer = new MemoryStream();
+        await http.Body.CopyToAsync(buffer, cancellationToken);
+        if (buffer.Length == 0)
+        {
+            return (null, null);
+        }
+
+        if (buffer.Length > MaxBody)
+        {
+            return (null, AdminProblems.BadInput("body", $"must be at most {MaxBody} bytes"));
+        }
+
+        if (!http.HasJsonContentType())
+        {
+            return (null, AdminProblems.BadInput("body", "must be application/json"));
+        }
+
+        try
+        {
+            return (JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), options), null);
+        }
+        catch (JsonException e)
+        {
+            var field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
+            return (null, AdminProblems.BadInput(field, field == "body" ? "is not valid JSON" : "is not valid here (wrong type or broken JSON)"));
+        }
     }
 
     /// <summary>Validated log query parameters.</summary>

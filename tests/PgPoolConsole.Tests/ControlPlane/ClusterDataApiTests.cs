@@ -153,6 +153,25 @@ public sealed class ClusterDataApiTests(ControlPlaneFixture fixture)
         Assert.Equal([50L, 50L], table.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("rows").GetInt64()));
     }
 
+    [Theory]
+    [InlineData("{\"chunkRows\": \"many\"}", "chunkRows")]
+    [InlineData("{\"databases\": \"postgres\"}", "databases")]
+    [InlineData("{\"databases\": [\" \"]}", "databases")]
+    [InlineData("{\"chunkRows\": -5}", "chunkRows")]
+    [InlineData("{not json", "body")]
+    public async Task ConsistencyCheck_BadBody_Is400NamingTheField(string body, string field)
+    {
+        using var client = fixture.Basic();
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+
+        using var response = await client.PostAsync(new Uri("/api/consistency-checks", UriKind.Relative), content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
+
     private static List<string?> Messages(JsonElement page) =>
         [.. page.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("message").GetString())];
 }

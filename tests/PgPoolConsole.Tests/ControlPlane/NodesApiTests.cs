@@ -84,6 +84,32 @@ public sealed class NodesApiTests(ControlPlaneFixture fixture) : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("/api/nodes/9/recover", HttpStatusCode.NotFound, null)]
+    [InlineData("/api/nodes/x/recover", HttpStatusCode.BadRequest, "id")]
+    [InlineData("/api/nodes/9/detach", HttpStatusCode.NotFound, null)]
+    [InlineData("/api/nodes/1/detach?graceful=maybe", HttpStatusCode.BadRequest, "graceful")]
+    public async Task NodeActions_UnknownNodeIs404AndBadInputIs400NamingTheField(string path, HttpStatusCode status, string? field)
+    {
+        using var client = fixture.Basic();
+
+        using var response = await client.PostAsync(new Uri(path, UriKind.Relative), null);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        if (field is null)
+        {
+            Assert.Equal("urn:pgpoolconsole:unknown-node", problem.GetProperty("type").GetString());
+        }
+        else
+        {
+            Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        }
+
+        Assert.True(fixture.Host.Store.Current.Find(1)!.IsUsable);
+    }
+
+    [Theory]
     [InlineData(AdminError.UnknownNode, 404)]
     [InlineData(AdminError.InvalidState, 409)]
     [InlineData(AdminError.LastNode, 409)]
