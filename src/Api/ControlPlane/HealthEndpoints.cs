@@ -34,16 +34,10 @@ public static class HealthEndpoints
             .Produces<HealthResponse>().Produces<HealthResponse>(StatusCodes.Status503ServiceUnavailable);
         health.MapGet("/nodes/{id}", (string id, ClusterStateStore store) =>
             {
-                var (nodeId, problem) = RestApi.ParseNodeId(id);
-                if (nodeId is not { } value)
+                var (nodeId, problem) = RestApi.ParseKnownNodeId(id, store);
+                if (nodeId is not { } value || store.Current.Find(value) is not { } node)
                 {
-                    return problem!;
-                }
-
-                var snapshot = store.Current;
-                if (snapshot.Find(value) is not { } node)
-                {
-                    return AdminProblems.UnknownNode(value);
+                    return problem ?? AdminProblems.UnknownNode(nodeId ?? -1);
                 }
 
                 return Answer(node.IsUsable, NodeHealthOf(store, node));

@@ -100,7 +100,7 @@ public static class RestApi
             : (null, AdminProblems.BadInput("id", $"\"{id}\" is not a node id (a number from 0)"));
 
     /// <summary>A configured node's id from the route; else a 400 naming "id" or a 404.</summary>
-    private static (int? Id, IResult? Problem) ParseKnownNodeId(string id, ClusterStateStore store)
+    internal static (int? Id, IResult? Problem) ParseKnownNodeId(string id, ClusterStateStore store)
     {
         var (nodeId, problem) = ParseNodeId(id);
         return nodeId is { } value && store.Current.Find(value) is null ? (null, AdminProblems.UnknownNode(value)) : (nodeId, problem);
@@ -109,13 +109,10 @@ public static class RestApi
     private static IResult GetNode(string id, ClusterStateStore store)
     {
         var (nodeId, problem) = ParseKnownNodeId(id, store);
-        if (nodeId is not { } value)
-        {
-            return problem!;
-        }
-
         var snapshot = store.Current;
-        return snapshot.Find(value) is { } node ? TypedResults.Ok(NodeInfo.From(NodeView.Of(store, snapshot, node))) : AdminProblems.UnknownNode(value);
+        return nodeId is { } value && snapshot.Find(value) is { } node
+            ? TypedResults.Ok(NodeInfo.From(NodeView.Of(store, snapshot, node)))
+            : problem ?? AdminProblems.UnknownNode(nodeId ?? -1);
     }
 
     private static Task<IResult> AttachAsync(string id, ClusterStateStore store, IDashboardClient client, ClaimsPrincipal user, CancellationToken cancellationToken) =>
