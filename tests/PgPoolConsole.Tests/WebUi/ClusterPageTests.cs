@@ -78,7 +78,7 @@ public sealed class ClusterPageTests : DashboardTestContext
     }
 
     [Fact]
-    public void Recover_Started_FollowsTheJobsProgressLiveAndDisablesAnotherRecovery()
+    public void Recover_Started_FollowsTheJobsProgressLiveAndDisablesAnotherRecoveryAndAttachingTheNode()
     {
         Store.SetStatus(1, NodeStatus.Down);
         Administration.Answer = AdminResult.Ok("recovery of node 1 started");
@@ -99,6 +99,7 @@ public sealed class ClusterPageTests : DashboardTestContext
         Assert.Contains("done", cut.Find("svg [data-stage='1']").ClassName, StringComparison.Ordinal);
         Assert.Equal(["backup done", "sending WAL"], cut.FindAll("[data-testid=stage-output]").Select(e => e.TextContent));
         Assert.True(cut.Find("tr[data-node-id='1'] [data-testid=recover]").HasAttribute("disabled"));
+        Assert.True(cut.Find("tr[data-node-id='1'] [data-testid=attach]").HasAttribute("disabled"));
 
         Store.Recovery.Publish(new RecoveryProgress("job-7", 1, start, start.AddSeconds(3), RecoveryOutcome.Failed,
         [
@@ -109,5 +110,6 @@ public sealed class ClusterPageTests : DashboardTestContext
         cut.WaitForAssertion(() => Assert.Equal("failed", cut.Find("[data-testid=recovery]").GetAttribute("data-outcome")), Timeout);
         Assert.Equal("2nd stage failed", cut.Find("[data-testid=recovery-error]").TextContent);
         Assert.False(cut.Find("tr[data-node-id='1'] [data-testid=recover]").HasAttribute("disabled"));
+        Assert.False(cut.Find("tr[data-node-id='1'] [data-testid=attach]").HasAttribute("disabled"));
     }
 }

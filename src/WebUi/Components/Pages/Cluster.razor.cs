@@ -33,6 +33,9 @@ public partial class Cluster : LiveComponentBase
 
     private bool RecoveryRunning => _recoveries.Any(r => r.Outcome == RecoveryOutcome.Running);
 
+    /// <summary>A node under recovery is attached by the recovery itself, at its end.</summary>
+    private bool IsBeingRecovered(int nodeId) => _recoveries.Any(r => r.Outcome == RecoveryOutcome.Running && r.NodeId == nodeId);
+
     private DateTimeOffset Now => DateTimeOffset.UtcNow;
 
     /// <summary>The recovery this page started, else a running one, else none (finished ones are on the Recoveries page).</summary>
