@@ -3,6 +3,7 @@ using PgPoolConsole.Api.Jobs;
 using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Health;
+using PgPoolConsole.Proxy.Replication;
 using PgPoolConsole.Proxy.Sessions;
 
 namespace PgPoolConsole.Api.Hosting;
@@ -19,8 +20,12 @@ public sealed partial class ClusterAdministrationService(
     ReloadService reloadService,
     ShutdownCoordinator shutdown,
     IBackgroundJobClient jobs,
+    ConsistencyVerifier verifier,
     ILogger<ClusterAdministrationService> logger) : IClusterAdministration
 {
+    /// <summary>How long an attach may spend proving the node holds the main node's data.</summary>
+    internal static TimeSpan SyncCheckBudget { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Queues a consistency check; its results appear in the store under the returned id.</summary>
     public Task<(AdminResult Result, string? CheckId)> StartConsistencyCheckAsync(ConsistencyRequest request, CancellationToken cancellationToken)
     {
@@ -54,11 +59,29 @@ public sealed partial class ClusterAdministrationService(
             return new AdminResult(AdminError.Unreachable, $"node {nodeId} cannot be attached: it is not reachable", failure);
         }
 
+        // A stale node must not silently rejoin: compare it with the main node first. Writes that
+        // become visible after the comparison started could be missing from it, so the count of
+        // writes is compared again once traffic is paused.
+        var writesBefore = store.WriteCount;
+        var sync = await CheckInSyncAsync(node, cancellationToken);
+        if (sync.Differences is { } differences)
+        {
+            LogAttachRefusedStale(logger, nodeId, differences);
+            return new AdminResult(AdminError.InvalidState, $"node {nodeId} was not attached: its data differs from the main node; bring it back with online recovery", differences);
+        }
+
         LogAttaching(logger, nodeId, node.HostAndPort);
+        var writesDuringCheck = false;
         try
         {
             await coordinator.RunPausedAsync(async (paused, token) =>
             {
+                if (sync.Proven && store.WriteCount != writesBefore)
+                {
+                    writesDuringCheck = true;
+                    return;
+                }
+
                 var ended = await paused.JoinNodeAsync(node, token);
                 if (ended.Count > 0)
                 {
@@ -73,7 +96,51 @@ public sealed partial class ClusterAdministrationService(
             return new AdminResult(AdminError.Busy, $"node {nodeId} was not attached: transactions did not finish in time", e.Message);
         }
 
-        return AdminResult.Ok($"node {nodeId} attached");
+        if (writesDuringCheck)
+        {
+            return new AdminResult(AdminError.Busy, $"node {nodeId} was not attached: writes went through while it was being compared with the main node, so it may miss them; try again or bring it back with online recovery");
+        }
+
+        if (!sync.Proven)
+        {
+            LogAttachedUnproven(logger, nodeId, sync.Reason);
+            return AdminResult.Ok($"node {nodeId} attached", $"WARNING: node {nodeId} could not be proved to be in sync with the main node ({sync.Reason}); run a consistency check, or detach it and use online recovery if it missed writes");
+        }
+
+        return AdminResult.Ok($"node {nodeId} attached", "its data matches the main node's");
+    }
+
+    private sealed record SyncCheck(bool Proven, string? Differences, string Reason);
+
+    /// <summary>Compares every table of the node with the main node's, within <see cref="SyncCheckBudget"/>.</summary>
+    private async Task<SyncCheck> CheckInSyncAsync(NodeState node, CancellationToken cancellationToken)
+    {
+        if (store.Current.Find(store.Current.MainNodeId) is not { IsUsable: true } main)
+        {
+            return new SyncCheck(false, null, "there is no main node to compare with");
+        }
+
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        budget.CancelAfter(SyncCheckBudget);
+        ConsistencyCheck check;
+        try
+        {
+            check = await verifier.CompareAsync($"attach-{node.Id}", [main, node], new ConsistencyRequest([], []), _ => { }, budget.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new SyncCheck(false, null, $"the comparison did not finish within {SyncCheckBudget.TotalSeconds:0} s");
+        }
+
+        if (check.State != ConsistencyCheckState.Completed)
+        {
+            return new SyncCheck(false, null, $"the comparison failed: {check.Error}");
+        }
+
+        var differing = check.Tables.Where(t => !t.Identical).ToList();
+        return differing.Count > 0
+            ? new SyncCheck(false, string.Join("; ", differing.Take(5).Select(t => $"{t.Database}.{t.Table}: {t.Difference}")), "")
+            : new SyncCheck(true, null, "");
     }
 
     /// <summary>Detach: refused for the last usable node. Graceful waits for transaction boundaries first.</summary>
@@ -138,6 +205,12 @@ public sealed partial class ClusterAdministrationService(
 
     [LoggerMessage(EventId = 5201, Level = LogLevel.Information, Message = "attaching node {NodeId} ({HostPort}): pausing new transactions while sessions connect to it")]
     private static partial void LogAttaching(ILogger logger, int nodeId, string hostPort);
+
+    [LoggerMessage(EventId = 5203, Level = LogLevel.Warning, Message = "node {NodeId} was not attached: its data differs from the main node: {Differences}")]
+    private static partial void LogAttachRefusedStale(ILogger logger, int nodeId, string differences);
+
+    [LoggerMessage(EventId = 5204, Level = LogLevel.Warning, Message = "node {NodeId} attached, but it could not be proved to be in sync with the main node: {Reason}")]
+    private static partial void LogAttachedUnproven(ILogger logger, int nodeId, string reason);
 
     [LoggerMessage(EventId = 5202, Level = LogLevel.Warning, Message = "attach of node {NodeId}: {Count} session(s) ended because their state could not be replayed")]
     private static partial void LogSessionsEnded(ILogger logger, int nodeId, int count);

@@ -42,6 +42,13 @@ public sealed class ClusterStateStore
 
     public ConsistencyCheckHolder ConsistencyChecks { get; } = new();
 
+    private long _writes;
+
+    /// <summary>Writes replicated through the proxy since start: an attach compares it before and after checking a node.</summary>
+    public long WriteCount => Interlocked.Read(ref _writes);
+
+    public void CountWrite() => Interlocked.Increment(ref _writes);
+
     /// <summary>Counters of one node (select/insert/... counts, health checks).</summary>
     public NodeStatistics Statistics(int nodeId)
     {

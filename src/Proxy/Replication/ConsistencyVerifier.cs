@@ -21,12 +21,31 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
 
     public async Task<ConsistencyCheck> RunAsync(string id, ConsistencyRequest request, CancellationToken cancellationToken)
     {
-        var check = new ConsistencyCheck(id, store.TimeProvider.GetUtcNow(), null, ConsistencyCheckState.Running, [], null);
-        store.ConsistencyChecks.Publish(check);
         LogStarted(logger, id);
+        var check = await CompareAsync(id, [.. store.Current.Nodes.Where(n => n.IsUsable)], request, store.ConsistencyChecks.Publish, cancellationToken);
+        if (check.State == ConsistencyCheckState.Completed)
+        {
+            LogFinished(logger, id, check.Tables.Length, check.DifferingTables);
+        }
+        else
+        {
+            LogFailed(logger, id, check.Error ?? "");
+        }
+
+        return check;
+    }
+
+    /// <summary>
+    /// Compares the given nodes (the first is the reference), reporting each step to
+    /// <paramref name="progress"/>. Failures end up in the result, not as exceptions, except
+    /// cancellation by <paramref name="cancellationToken"/>.
+    /// </summary>
+    public async Task<ConsistencyCheck> CompareAsync(string id, IReadOnlyList<NodeState> nodes, ConsistencyRequest request, Action<ConsistencyCheck> progress, CancellationToken cancellationToken)
+    {
+        var check = new ConsistencyCheck(id, store.TimeProvider.GetUtcNow(), null, ConsistencyCheckState.Running, [], null);
+        progress(check);
         try
         {
-            var nodes = store.Current.Nodes.Where(n => n.IsUsable).ToList();
             if (nodes.Count == 0)
             {
                 throw new InvalidOperationException("no attached node to check");
@@ -53,7 +72,7 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
                         }
 
                         check = check with { Tables = check.Tables.Add(comparison) };
-                        store.ConsistencyChecks.Publish(check);
+                        progress(check);
                     }
                 }
                 finally
@@ -66,15 +85,13 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
             }
 
             check = check with { State = ConsistencyCheckState.Completed, FinishedAt = store.TimeProvider.GetUtcNow() };
-            LogFinished(logger, id, check.Tables.Length, check.DifferingTables);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             check = check with { State = ConsistencyCheckState.Failed, FinishedAt = store.TimeProvider.GetUtcNow(), Error = e.Message };
-            LogFailed(logger, id, e.Message);
         }
 
-        store.ConsistencyChecks.Publish(check);
+        progress(check);
         return check;
     }
 

@@ -119,6 +119,11 @@ public sealed partial class ClientSession
             outcome = await EndWrappedTransactionAsync(outcome, cancellationToken);
         }
 
+        if (request.Order != ReplicationOrder.Parallel)
+        {
+            _context.Store.CountWrite(); // counted once visible (writes and transaction ends): see ClusterStateStore.WriteCount
+        }
+
         return outcome;
     }
 

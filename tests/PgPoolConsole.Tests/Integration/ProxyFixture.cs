@@ -136,6 +136,12 @@ public class ProxyFixture : IAsyncLifetime
         await StartProductAsync(extraConfiguration, discardStatus);
     }
 
+    /// <summary>Restarts the product with the fixture's own settings; -D (discard the node status file) when <paramref name="discardStatus"/>.</summary>
+    public Task RestartWithSameSettingsAsync(bool discardStatus) => RestartProductAsync(ExtraConfiguration, discardStatus);
+
+    /// <summary>The settings this fixture adds to every configuration it writes.</summary>
+    public string ExtraConfigurationText => ExtraConfiguration;
+
     public async Task DisposeAsync()
     {
         try
@@ -190,6 +196,21 @@ public class ProxyFixture : IAsyncLifetime
         var name = $"{prefix}_{Interlocked.Increment(ref _databaseCounter)}".ToLowerInvariant();
         (await PsqlAsync("postgres", $"CREATE DATABASE {name}")).EnsureSuccess();
         return name;
+    }
+
+    /// <summary>
+    /// Drops every database but postgres on every node, directly (nodes a test let diverge may
+    /// differ), so a later comparison of whole nodes sees only what its own test created.
+    /// </summary>
+    public async Task DropDatabasesAsync()
+    {
+        foreach (var node in _nodes.Where(n => n.IsRunning))
+        {
+            foreach (var database in await NodeSql.ReadColumnAsync(node, "postgres", "SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')"))
+            {
+                await node.ExecuteAsync($"DROP DATABASE {NodeSql.QuoteIdentifier(database)} WITH (FORCE)");
+            }
+        }
     }
 
     /// <summary>Puts every node back in service: resumed, started, attached (for tests that break nodes).</summary>
