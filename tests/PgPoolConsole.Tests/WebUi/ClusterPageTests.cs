@@ -51,6 +51,21 @@ public sealed class ClusterPageTests : DashboardTestContext
     }
 
     [Fact]
+    public void Attach_DoneWithAWarning_IsShownAsAWarningNotAsSuccess()
+    {
+        Store.SetStatus(1, NodeStatus.Down);
+        Administration.Answer = AdminResult.Ok("node 1 attached", "WARNING: node 1 could not be proved to be in sync with the main node");
+        var cut = Render<Cluster>();
+
+        cut.Find("tr[data-node-id='1'] [data-testid=attach]").Click();
+        cut.Find("[data-testid=confirm-ok]").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("warning", cut.Find("[data-testid=outcome]").ClassName, StringComparison.Ordinal), Timeout);
+        Assert.DoesNotContain("ok", cut.Find("[data-testid=outcome]").ClassList);
+        Assert.Contains("could not be proved to be in sync", cut.Find("[data-testid=outcome] .detail").TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Detach_Cancelled_DoesNothing()
     {
         var cut = Render<Cluster>();
