@@ -41,6 +41,7 @@ public static class Program
                 "md5" => ControlCommands.Md5(commandLine),
                 "demo" => await DemoCommand.RunAsync(commandLine),
                 "verify" => await VerifyCommand.RunAsync(commandLine),
+                "pcp" => await PcpCommand.RunAsync(commandLine.Arguments, Console.Out, Console.Error),
                 _ => throw new CommandLineException($"unknown command \"{commandLine.Command}\""),
             };
         }

@@ -71,7 +71,8 @@ internal static class ControlCommands
         return 0;
     }
 
-    private static string ReadPassword()
+    /// <summary>A line from stdin when it is redirected, else typed without echo.</summary>
+    internal static string ReadPassword()
     {
         if (Console.IsInputRedirected)
         {

@@ -3,6 +3,7 @@ using PgPoolConsole.Api.Jobs;
 using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Health;
+using PgPoolConsole.Proxy.Recovery;
 using PgPoolConsole.Proxy.Replication;
 using PgPoolConsole.Proxy.Sessions;
 
@@ -21,8 +22,11 @@ public sealed partial class ClusterAdministrationService(
     ShutdownCoordinator shutdown,
     IBackgroundJobClient jobs,
     ConsistencyVerifier verifier,
+    OnlineRecovery recovery,
     ILogger<ClusterAdministrationService> logger) : IClusterAdministration
 {
+    private readonly object _recoveryGate = new();
+
     /// <summary>How long an attach may spend proving the node holds the main node's data.</summary>
     internal static TimeSpan SyncCheckBudget { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -183,11 +187,66 @@ public sealed partial class ClusterAdministrationService(
         };
     }
 
-    public Task<(AdminResult Result, string? JobId)> StartRecoveryAsync(int nodeId, CancellationToken cancellationToken) =>
-        Task.FromResult<(AdminResult, string?)>((new AdminResult(AdminError.NotSupported, "online recovery is not available in this build"), null));
+    /// <summary>
+    /// Queues an online recovery of a detached node as a Hangfire job; one at a time. The returned
+    /// id is the recovery's id in the store (its progress) and the Hangfire job's argument.
+    /// </summary>
+    public Task<(AdminResult Result, string? JobId)> StartRecoveryAsync(int nodeId, CancellationToken cancellationToken)
+    {
+        var node = store.Current.Find(nodeId);
+        if (node is null)
+        {
+            return Refused(new AdminResult(AdminError.UnknownNode, $"node id {nodeId} is not configured"));
+        }
 
-    public Task<AdminResult> RecoverAsync(int nodeId, CancellationToken cancellationToken) =>
-        Task.FromResult(new AdminResult(AdminError.NotSupported, "online recovery is not available in this build"));
+        if (node.IsUsable)
+        {
+            return Refused(new AdminResult(AdminError.InvalidState, $"node {nodeId} is attached (status {node.StatusName}); only a detached node can be recovered"));
+        }
+
+        string id;
+        lock (_recoveryGate)
+        {
+            if (store.Recovery.Running is { } running)
+            {
+                return Refused(new AdminResult(AdminError.Busy, $"a recovery is already running (node {running.NodeId}, id {running.JobId}); one recovery at a time"));
+            }
+
+            id = Guid.NewGuid().ToString("N")[..12];
+            recovery.Queue(id, nodeId);
+        }
+
+        jobs.Enqueue<RecoveryJob>(job => job.RunAsync(id, nodeId, CancellationToken.None));
+        return Task.FromResult<(AdminResult, string?)>((AdminResult.Ok($"recovery of node {nodeId} started", id), id));
+
+        static Task<(AdminResult, string?)> Refused(AdminResult result) => Task.FromResult<(AdminResult, string?)>((result, null));
+    }
+
+    /// <summary>Starts a recovery and waits for its outcome (pcp_recovery_node blocks the same way).</summary>
+    public async Task<AdminResult> RecoverAsync(int nodeId, CancellationToken cancellationToken)
+    {
+        var (started, id) = await StartRecoveryAsync(nodeId, cancellationToken);
+        if (id is null)
+        {
+            return started;
+        }
+
+        while (store.Recovery.Find(id) is { Outcome: RecoveryOutcome.Running })
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+
+        var result = store.Recovery.Find(id);
+        return result?.Outcome == RecoveryOutcome.Succeeded
+            ? AdminResult.Ok($"node {nodeId} recovered and attached", id)
+            : new AdminResult(AdminError.Failed, result?.Error ?? $"recovery {id} of node {nodeId} did not finish", result?.Stages.FirstOrDefault(s => s.Outcome == RecoveryStageOutcome.Failed)?.Output);
+    }
+
+    /// <summary>Cancels a running recovery; it stops at its next step, traffic resumes and the node stays down.</summary>
+    public Task<AdminResult> CancelRecoveryAsync(string recoveryId, CancellationToken cancellationToken) =>
+        Task.FromResult(recovery.Cancel(recoveryId)
+            ? AdminResult.Ok($"recovery {recoveryId} is being cancelled")
+            : new AdminResult(AdminError.InvalidState, $"recovery {recoveryId} is not running"));
 
     public Task<AdminResult> ReloadAsync(CancellationToken cancellationToken)
     {

@@ -9,6 +9,7 @@ using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Health;
 using PgPoolConsole.Proxy.Logging;
 using PgPoolConsole.Proxy.Pcp;
+using PgPoolConsole.Proxy.Recovery;
 using PgPoolConsole.Proxy.Replication;
 using PgPoolConsole.Proxy.Sessions;
 
@@ -111,6 +112,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddSingleton<IClusterAdministration>(sp => sp.GetRequiredService<ClusterAdministrationService>());
         services.AddSingleton<PcpUsers>();
         services.AddSingleton<ConsistencyVerifier>();
+        services.AddSingleton<OnlineRecovery>();
         services.AddJobs(options);
         services.AddSingleton(sp => new PcpServer(store, optionsHolder, sp.GetRequiredService<IClusterAdministration>(), sp.GetRequiredService<PcpUsers>().Current, sp.GetRequiredService<ILogger<PcpServer>>()));
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromDays(1)); // smart shutdown waits for clients
@@ -134,7 +136,7 @@ public sealed partial class ProductHost : IAsyncDisposable
 
             if (!string.IsNullOrEmpty(options.PcpSocketDir))
             {
-                var socketPath = Path.Combine(options.PcpSocketDir, $".s.PGSQL.{options.PcpPort}");
+                var socketPath = PcpSocketPath(options);
                 DeleteStaleSocket(socketPath);
                 kestrel.ListenUnixSocket(socketPath, listen => listen.UseConnectionHandler<PcpConnectionHandler>());
             }
@@ -170,6 +172,12 @@ public sealed partial class ProductHost : IAsyncDisposable
         _pidFile?.Create();
         await App.StartAsync(cancellationToken);
         var options = Configuration.Options;
+        if (!string.IsNullOrEmpty(options.PcpSocketDir) && !OperatingSystem.IsWindows())
+        {
+            // Like pgpool (chmod 0777): any OS user may run the pcp tools against the socket.
+            File.SetUnixFileMode(PcpSocketPath(options), (UnixFileMode)0x1FF);
+        }
+
         foreach (var node in Store.Current.Nodes)
         {
             LogBackend(logger, node.Id, node.Host, node.Port, node.StatusName);
@@ -210,6 +218,8 @@ public sealed partial class ProductHost : IAsyncDisposable
             yield return NodeState.FromOptions(backend, wasDown ? NodeStatus.Down : NodeStatus.Waiting, "down in pgpool_status before the restart", now);
         }
     }
+
+    private static string PcpSocketPath(PgPoolOptions options) => Path.Combine(options.PcpSocketDir, $".s.PGSQL.{options.PcpPort}");
 
     /// <summary>A socket file left by a process that died would make the bind fail; remove it if nobody listens.</summary>
     private static void DeleteStaleSocket(string path)

@@ -47,6 +47,9 @@ public interface IClusterAdministration
     /// <summary>Runs an online recovery and waits for it to end.</summary>
     Task<AdminResult> RecoverAsync(int nodeId, CancellationToken cancellationToken);
 
+    /// <summary>Cancels a running recovery (traffic resumes, the node stays down).</summary>
+    Task<AdminResult> CancelRecoveryAsync(string recoveryId, CancellationToken cancellationToken);
+
     Task<AdminResult> ReloadAsync(CancellationToken cancellationToken);
 
     /// <summary>Starts a consistency check of the attached nodes (a background job); returns its id.</summary>

@@ -161,6 +161,9 @@ public sealed class PgPoolOptions
     /// <summary>recovery_remote_command; '' = run stage scripts through SQL on the main node like pgpool.</summary>
     public string RecoveryRemoteCommand { get; init; } = "";
 
+    /// <summary>recovery_pause_timeout_action: abort, cancel or wait.</summary>
+    public string RecoveryPauseTimeoutAction { get; init; } = "abort";
+
     /// <summary>replica_statement_timeout, milliseconds; 0 = off.</summary>
     public int ReplicaStatementTimeout { get; init; }
 

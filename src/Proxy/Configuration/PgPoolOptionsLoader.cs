@@ -309,6 +309,7 @@ public static class PgPoolOptionsLoader
         AllowClearTextFrontendAuth = load.Bool("allow_clear_text_frontend_auth"),
         HangfireConnectionString = load.Text("hangfire_connection_string"),
         RecoveryRemoteCommand = load.Text("recovery_remote_command"),
+        RecoveryPauseTimeoutAction = load.Text("recovery_pause_timeout_action"),
         ReplicaStatementTimeout = load.Int("replica_statement_timeout"),
         AllowNondeterministicWrites = load.Bool("allow_nondeterministic_writes"),
         ControlPlaneApiToken = load.Text("control_plane_api_token"),

@@ -133,6 +133,7 @@ public static class PgPoolSettings
         // our own
         Text("hangfire_connection_string", o => o.HangfireConnectionString, Restart, "PostgreSQL connection string for the job store ('' = in memory); not a pgpool-II key", secret: true),
         Text("recovery_remote_command", o => o.RecoveryRemoteCommand, Reload, "Command that runs recovery stage scripts ('' = through SQL on the main node, as pgpool-II); not a pgpool-II key"),
+        Choice("recovery_pause_timeout_action", ["abort", "cancel", "wait"], o => o.RecoveryPauseTimeoutAction, "When a transaction is still open recovery_timeout seconds into a recovery's pause: abort the recovery, cancel the transaction (its session ends), or wait; not a pgpool-II key"),
         Number("replica_statement_timeout", o => o.ReplicaStatementTimeout, Reload, "Timeout in milliseconds for statements on replica nodes (0 = off); not a pgpool-II key", 0, TimeUnit.Milliseconds),
         Flag("allow_nondeterministic_writes", o => o.AllowNondeterministicWrites, Reload, "Allow writes whose result may differ between nodes (random(), clock_timestamp(), ...); not a pgpool-II key"),
 

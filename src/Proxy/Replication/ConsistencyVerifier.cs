@@ -216,19 +216,8 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
         return [.. result.Rows.Select(r => r[0]!)];
     }
 
-    private async Task<BackendConnection> ConnectAsync(NodeState node, string database, CancellationToken cancellationToken)
-    {
-        var current = options.Current;
-        var (user, password) = current.RecoveryUser.Length > 0
-            ? (current.RecoveryUser, current.RecoveryPassword)
-            : (current.HealthCheck.User, current.HealthCheck.Password);
-        var connector = new BackendConnector(TimeSpan.FromMilliseconds(Math.Max(1000, current.ConnectTimeout)));
-        return await connector.ConnectAsync(
-            new BackendEndpoint(node.Id, node.Host, node.Port),
-            [new("user", user), new("database", database), new("application_name", "pgpoolconsole verify"), new("DateStyle", "ISO"), new("TimeZone", "UTC"), new("extra_float_digits", "3")],
-            _ => ValueTask.FromResult<string?>(password.Length > 0 ? password : null),
-            cancellationToken);
-    }
+    private Task<BackendConnection> ConnectAsync(NodeState node, string database, CancellationToken cancellationToken) =>
+        AdminConnector.ConnectAsync(node, database, options.Current, "pgpoolconsole verify", cancellationToken);
 
     [LoggerMessage(EventId = 8001, Level = LogLevel.Information, Message = "consistency check {Id} started")]
     private static partial void LogStarted(ILogger logger, string id);

@@ -79,8 +79,12 @@ public class ProxyFixture : IAsyncLifetime
             throw;
         }
 
+        await PrepareNodesAsync();
         await StartProductAsync(ExtraConfiguration);
     }
+
+    /// <summary>Runs once the nodes exist, before the product starts (e.g. to install scripts in their data directories).</summary>
+    protected virtual Task PrepareNodesAsync() => Task.CompletedTask;
 
     /// <summary>Writes pgpool.conf and pcp.conf for the nodes and starts the product.</summary>
     public async Task StartProductAsync(string extraConfiguration = "", bool discardStatus = true)

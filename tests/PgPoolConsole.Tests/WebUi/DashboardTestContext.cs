@@ -57,6 +57,8 @@ public sealed class RecordingAdministration : IClusterAdministration
 
     public Task<AdminResult> RecoverAsync(int nodeId, CancellationToken cancellationToken) => Record($"recover-and-wait {nodeId}");
 
+    public Task<AdminResult> CancelRecoveryAsync(string recoveryId, CancellationToken cancellationToken) => Record($"cancel {recoveryId}");
+
     public Task<AdminResult> ReloadAsync(CancellationToken cancellationToken) => Record("reload");
 
     public async Task<(AdminResult Result, string? CheckId)> StartConsistencyCheckAsync(ConsistencyRequest request, CancellationToken cancellationToken) =>

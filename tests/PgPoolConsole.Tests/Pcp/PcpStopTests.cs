@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Npgsql;
+using PgPoolConsole.Api.Local;
+using PgPoolConsole.Tests.Infrastructure;
+
+namespace PgPoolConsole.Tests.Pcp;
+
+/// <summary>
+/// pcp_stop_pgpool against a product of its own: the pgpoolconsole executable started for the
+/// test (on the shared nodes, with its own ports and files), which the stop must end.
+/// </summary>
+[Collection(PcpCollection.Name)]
+public sealed class PcpStopTests(PcpFixture fixture) : IAsyncLifetime
+{
+    private static readonly string Executable = Path.Combine(AppContext.BaseDirectory, "pgpoolconsole.dll");
+    private TestDirectory _directory = null!;
+
+    public async Task InitializeAsync()
+    {
+        await fixture.HealAsync();
+        _directory = await TestDirectory.CreateAsync();
+    }
+
+    public async Task DisposeAsync() => await _directory.DisposeAsync();
+
+    /// <summary>A running product process: the fixture's pgpool.conf with its own ports, pid file and log directory.</summary>
+    private sealed class ProductProcess(Process process, StringBuilder output, int proxyPort, int pcpPort) : IDisposable
+    {
+        public Process Process { get; } = process;
+
+        public int ProxyPort { get; } = proxyPort;
+
+        public int PcpPort { get; } = pcpPort;
+
+        public string Output
+        {
+            get
+            {
+                lock (output)
+                {
+                    return output.ToString();
+                }
+            }
+        }
+
+        public bool WaitForExit(TimeSpan timeout) => Process.WaitForExit(timeout);
+
+        public void Dispose()
+        {
+            if (!Process.HasExited)
+            {
+                Process.Kill(entireProcessTree: true); // only the process this test started
+            }
+
+            Process.Dispose();
+        }
+    }
+
+    private async Task<ProductProcess> StartProductAsync()
+    {
+        var proxyPort = LocalPorts.GetFreePort();
+        var pcpPort = LocalPorts.GetFreePort();
+        var config = _directory.Combine("pgpool.conf");
+        await File.WriteAllTextAsync(config, await File.ReadAllTextAsync(fixture.ConfigPath) + string.Join('\n',
+            "",
+            $"port = {proxyPort.ToString(CultureInfo.InvariantCulture)}",
+            $"pcp_port = {pcpPort.ToString(CultureInfo.InvariantCulture)}",
+            "pcp_socket_dir = ''",
+            $"logdir = '{_directory.Path}'",
+            $"pid_file_name = '{_directory.Path}/pgpool.pid'",
+            ""));
+        var start = new ProcessStartInfo("dotnet", [Executable, "-n", "-D", "-f", config, "-F", fixture.PcpConfPath, "--urls", $"http://127.0.0.1:{LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture)}"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        var output = new StringBuilder();
+        var process = Process.Start(start)!;
+        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        var product = new ProductProcess(process, output, proxyPort, pcpPort);
+        await Eventually.TrueAsync(() => process.HasExited || (!LocalPorts.IsFree(pcpPort) && !LocalPorts.IsFree(proxyPort)), TimeSpan.FromSeconds(60), "the product listens");
+        Assert.False(process.HasExited, product.Output);
+        return product;
+    }
+
+    private Task<ProcessResult> StopAsync(ProductProcess product, string mode) =>
+        PcpTools.RunStockAsync("pcp_stop_pgpool", ["-h", "127.0.0.1", "-p", product.PcpPort.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-w", "-m", mode], fixture.PassFile);
+
+    private static async Task<NpgsqlConnection> OpenSessionAsync(ProductProcess product)
+    {
+        var connection = new NpgsqlConnection($"Host=127.0.0.1;Port={product.ProxyPort.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database=postgres;Pooling=false;Timeout=15");
+        await connection.OpenAsync();
+        return connection;
+    }
+
+    [Fact]
+    public async Task StopFast_AnswersThenTheProductExitsAndEndsSessions()
+    {
+        using var product = await StartProductAsync();
+        await using var session = await OpenSessionAsync(product);
+
+        var result = await StopAsync(product, "fast");
+
+        Assert.True(result.StandardError.Length == 0, result.Describe());
+        Assert.Equal("pcp_stop_pgpool -- Command Successful\n", result.StandardOutput);
+        Assert.True(product.WaitForExit(TimeSpan.FromSeconds(60)), "the product exits\n" + product.Output);
+        Assert.Equal(0, product.Process.ExitCode);
+        Assert.True(LocalPorts.IsFree(product.ProxyPort) && LocalPorts.IsFree(product.PcpPort), "nothing listens any more");
+        await using var command = new NpgsqlCommand("SELECT 1", session);
+        await Assert.ThrowsAnyAsync<Exception>(() => command.ExecuteScalarAsync());
+        Assert.Contains("PCP: fast shutdown requested", product.Output);
+    }
+
+    [Fact]
+    public async Task StopSmart_WaitsForTheConnectedClient()
+    {
+        using var product = await StartProductAsync();
+        var session = await OpenSessionAsync(product);
+
+        var result = await StopAsync(product, "smart");
+
+        Assert.Equal("pcp_stop_pgpool -- Command Successful\n", result.StandardOutput);
+        Assert.False(product.WaitForExit(TimeSpan.FromSeconds(2)), "smart shutdown waits for the client");
+        await using (var command = new NpgsqlCommand("SELECT 42", session))
+        {
+            Assert.Equal(42, await command.ExecuteScalarAsync());
+        }
+
+        await session.DisposeAsync();
+        Assert.True(product.WaitForExit(TimeSpan.FromSeconds(60)), "the product exits once the client left\n" + product.Output);
+        Assert.True(LocalPorts.IsFree(product.PcpPort));
+    }
+}
