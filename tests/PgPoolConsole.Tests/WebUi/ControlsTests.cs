@@ -55,9 +55,24 @@ public sealed class ControlsTests : BunitContext
     [InlineData("2nd stage: WAL since the backup", LaneDirection.MainToTarget)]
     [InlineData("pgpool_remote_start", LaneDirection.AtTarget)]
     [InlineData("attach the node", LaneDirection.AtTarget)]
+    [InlineData("checks", LaneDirection.AtMain)]
+    [InlineData("checkpoint", LaneDirection.AtMain)]
+    [InlineData("first stage", LaneDirection.MainToTarget)]
+    [InlineData("pause", LaneDirection.AtMain)]
+    [InlineData("second stage", LaneDirection.MainToTarget)]
+    [InlineData("remote start", LaneDirection.AtTarget)]
+    [InlineData("wait for node", LaneDirection.AtTarget)]
+    [InlineData("attach", LaneDirection.AtTarget)]
     public void RecoveryDiagram_StageNames_AreDrawnInTheirDirection(string name, LaneDirection direction)
     {
         Assert.Equal(direction, RecoveryDiagram.Lane(new RecoveryStageProgress(1, name, RecoveryStageOutcome.Pending, null, null, "", null)).Direction);
+    }
+
+    [Fact]
+    public void RecoveryDiagram_EveryStageOfTheProductsRecovery_SaysWhatHappens()
+    {
+        Assert.All(PgPoolConsole.Proxy.Recovery.OnlineRecovery.StageNames, name =>
+            Assert.NotEqual("", RecoveryDiagram.Lane(new RecoveryStageProgress(1, name, RecoveryStageOutcome.Pending, null, null, "", null)).Moves));
     }
 
     [Fact]

@@ -34,15 +34,27 @@ public partial class RecoveryDiagram
     private double HeightOf => Math.Max(96, LaneTop + (Progress.Stages.Length * LaneHeight));
 
     /// <summary>
-    /// Reads a stage's name the way pgpool names its steps (pgpool's online recovery: CHECKPOINT,
-    /// 1st stage = base backup while clients keep working, 2nd stage = the WAL written since with
-    /// new transactions paused, remote start, failback/attach). A name we do not recognise is drawn
-    /// as work on the target with no claim about what moves.
+    /// Reads a stage's name: the product's stages (<c>OnlineRecovery.StageNames</c>: checks,
+    /// checkpoint, first stage, pause, second stage, remote start, wait for node, attach) and the
+    /// way pgpool names its steps (CHECKPOINT, 1st stage = base backup while clients keep working,
+    /// 2nd stage = the WAL written since with new transactions paused, remote start,
+    /// failback/attach). A name we do not recognise is drawn as work on the target with no claim
+    /// about what moves.
     /// </summary>
     public static StageLane Lane(RecoveryStageProgress stage)
     {
         var name = stage.Name.ToLowerInvariant();
         bool Has(params string[] words) => words.Any(w => name.Contains(w, StringComparison.Ordinal));
+        if (name == "checks")
+        {
+            return new StageLane(LaneDirection.AtMain, "node down, main node answers, scripts present");
+        }
+
+        if (Has("wait for node", "until"))
+        {
+            return new StageLane(LaneDirection.AtTarget, "until the node accepts connections, read-write");
+        }
+
         if (Has("checkpoint"))
         {
             return new StageLane(LaneDirection.AtMain, "CHECKPOINT on the main node");
@@ -50,7 +62,7 @@ public partial class RecoveryDiagram
 
         if (Has("2nd", "second", "wal", "sync"))
         {
-            return new StageLane(LaneDirection.MainToTarget, "WAL since the backup; new transactions wait");
+            return new StageLane(LaneDirection.MainToTarget, "sequence state and WAL since the backup; new transactions wait");
         }
 
         if (Has("1st", "first", "base", "backup", "copy"))
@@ -70,7 +82,7 @@ public partial class RecoveryDiagram
 
         if (Has("attach", "failback", "join"))
         {
-            return new StageLane(LaneDirection.AtTarget, "node attached; sessions join it");
+            return new StageLane(LaneDirection.AtTarget, "sessions join the node, it is attached; traffic resumes");
         }
 
         return new StageLane(LaneDirection.AtTarget, "");
