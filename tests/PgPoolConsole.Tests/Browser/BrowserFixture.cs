@@ -1,11 +1,12 @@
 using Microsoft.Playwright;
+using PgPoolConsole.Api.Recovery;
 using PgPoolConsole.Tests.ControlPlane;
 
 namespace PgPoolConsole.Tests.Browser;
 
 /// <summary>
-/// The product on two real nodes (its own, so tests may kill them) plus Debian's Chromium driven
-/// by Playwright (never a downloaded browser).
+/// The product on two real nodes (its own, so tests may kill them and recover them) plus Debian's
+/// Chromium driven by Playwright (never a downloaded browser).
 /// </summary>
 public sealed class BrowserFixture : ControlPlaneFixture, IAsyncLifetime
 {
@@ -14,6 +15,19 @@ public sealed class BrowserFixture : ControlPlaneFixture, IAsyncLifetime
     private IPlaywright? _playwright;
 
     public IBrowser Browser { get; private set; } = null!;
+
+    /// <summary>The control plane's settings plus online recovery with the default scripts.</summary>
+    protected override string ExtraConfiguration =>
+        base.ExtraConfiguration + "\n" +
+        "recovery_user = 'postgres'\nrecovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_2nd_stage_command = 'recovery_2nd_stage'\nrecovery_timeout = 60\n";
+
+    protected override async Task PrepareNodesAsync()
+    {
+        foreach (var node in Nodes)
+        {
+            await RecoveryScripts.InstallAsync(node.DataDirectory);
+        }
+    }
 
     /// <summary>Where screenshots go: $PGPOOLCONSOLE_SCREENSHOTS, else a folder under the temp directory.</summary>
     public static string ScreenshotDirectory =>
