@@ -39,6 +39,7 @@ public static class Program
                 "stop" => await ControlCommands.StopAsync(commandLine),
                 "reload" => ControlCommands.Reload(commandLine),
                 "md5" => ControlCommands.Md5(commandLine),
+                "passwd" => PasswdCommand.Run(commandLine),
                 "demo" => await DemoCommand.RunAsync(commandLine),
                 "verify" => await VerifyCommand.RunAsync(commandLine),
                 "pcp" => await PcpCommand.RunAsync(commandLine.Arguments, Console.Out, Console.Error),

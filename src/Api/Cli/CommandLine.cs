@@ -77,7 +77,7 @@ public sealed class CommandLine
                 case "-h" or "--help" or "-?":
                     result.ShowHelp = true;
                     break;
-                case "stop" or "reload" or "md5" or "pg_md5" or "demo" or "pcp" or "recover" or "verify" or "start":
+                case "stop" or "reload" or "md5" or "pg_md5" or "passwd" or "demo" or "pcp" or "recover" or "verify" or "start":
                     result.Command = arg == "pg_md5" ? "md5" : arg;
                     if (arg == "start")
                     {
@@ -123,6 +123,8 @@ public sealed class CommandLine
           pgpoolconsole [ -f CONFIG_FILE ] [ -m SHUTDOWN-MODE ] stop
           pgpoolconsole [ -f CONFIG_FILE ] reload
           pgpoolconsole md5 [ -p | PASSWORD ]          print the md5 of a password for pcp.conf (pg_md5)
+          pgpoolconsole [ -f CONFIG_FILE ] passwd [ --scram | --md5 | --aes | --text ] -u USER [ -p | PASSWORD ]
+                                                     add or update a user in pool_passwd (pg_md5 -m / pg_enc -m)
           pgpoolconsole demo                          create (first time) and run a local two-node demo cluster
           pgpoolconsole pcp TOOL [ pcp options ]       run a PCP command (node-info, attach-node, recovery-node, ...)
           pgpoolconsole recover NODE_ID                online recovery of a node through the running instance

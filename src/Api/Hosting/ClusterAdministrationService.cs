@@ -1,6 +1,7 @@
 using Hangfire;
 using PgPoolConsole.Api.Jobs;
 using PgPoolConsole.Proxy.Configuration;
+using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Health;
 using PgPoolConsole.Proxy.Recovery;
@@ -63,6 +64,11 @@ public sealed partial class ClusterAdministrationService(
             return new AdminResult(AdminError.Unreachable, $"node {nodeId} cannot be attached: it is not reachable", failure);
         }
 
+        if (await IsInRecoveryAsync(node, cancellationToken))
+        {
+            return new AdminResult(AdminError.InvalidState, $"node {nodeId} cannot be attached: it is in recovery (a read-only standby); promote it, or bring it back with online recovery");
+        }
+
         // A stale node must not silently rejoin: compare it with the main node first. Writes that
         // become visible after the comparison started could be missing from it, so the count of
         // writes is compared again once traffic is paused.
@@ -112,6 +118,12 @@ public sealed partial class ClusterAdministrationService(
         }
 
         return AdminResult.Ok($"node {nodeId} attached", "its data matches the main node's");
+    }
+
+    private async Task<bool> IsInRecoveryAsync(NodeState node, CancellationToken cancellationToken)
+    {
+        await using var connection = await AdminConnector.ConnectAsync(node, "postgres", options.Current, "pgpoolconsole attach", cancellationToken);
+        return (await BackendQuery.RunAsync(connection, "SELECT pg_catalog.pg_is_in_recovery()", cancellationToken)).Scalar == "t";
     }
 
     private sealed record SyncCheck(bool Proven, string? Differences, string Reason);

@@ -4,7 +4,11 @@ using PgPoolConsole.Proxy.Configuration;
 namespace PgPoolConsole.Api.Hosting;
 
 /// <summary>Where the configuration comes from and what it produced.</summary>
-public sealed record LoadedConfiguration(PgPoolOptions Options, string? ConfigFile, string? PcpFile, IReadOnlyList<ConfigMessage> Warnings, IReadOnlyList<ConfigMessage> Notes);
+public sealed record LoadedConfiguration(PgPoolOptions Options, string? ConfigFile, string? PcpFile, IReadOnlyList<ConfigMessage> Warnings, IReadOnlyList<ConfigMessage> Notes)
+{
+    /// <summary>Where relative file names (pool_passwd, pool_hba.conf, ssl_cert, ...) are found: beside pgpool.conf, else the working directory.</summary>
+    public string Directory => ConfigFile is null ? Environment.CurrentDirectory : Path.GetDirectoryName(ConfigFile)!;
+}
 
 /// <summary>
 /// Reads appsettings.json's PgPool section and then the pgpool.conf named by -f (its keys win)

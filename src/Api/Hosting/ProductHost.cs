@@ -11,6 +11,7 @@ using PgPoolConsole.Proxy.Logging;
 using PgPoolConsole.Proxy.Pcp;
 using PgPoolConsole.Proxy.Recovery;
 using PgPoolConsole.Proxy.Replication;
+using PgPoolConsole.Proxy.Security;
 using PgPoolConsole.Proxy.Sessions;
 
 namespace PgPoolConsole.Api.Hosting;
@@ -61,6 +62,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         var configuration = ConfigurationFiles.Load(commandLine, builder.Configuration);
         var options = configuration.Options;
         var optionsHolder = new OptionsHolder(options);
+        var security = new ClientSecurityHolder(ClientSecurity.Load(options, configuration.Directory, commandLine.HbaFile));
         var timeProvider = TimeProvider.System;
         var statusFile = new NodeStatusFile(Path.Combine(options.Logdir, "pgpool_status"));
         var store = new ClusterStateStore(InitialNodes(options, statusFile, commandLine.DiscardStatus, timeProvider), timeProvider);
@@ -76,6 +78,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddSingleton(commandLine);
         services.AddSingleton(configuration);
         services.AddSingleton(optionsHolder);
+        services.AddSingleton(security);
         services.AddSingleton(timeProvider);
         services.AddSingleton(store);
         services.AddSingleton(statusFile);
@@ -104,6 +107,7 @@ public sealed partial class ProductHost : IAsyncDisposable
             LockWaits = sp.GetRequiredService<LockWaitInspector>(),
             LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
             TimeProvider = timeProvider,
+            Security = security,
             Version = VersionInfo.Text,
         });
         services.AddSingleton<ProxyServer>();
@@ -118,6 +122,12 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromDays(1)); // smart shutdown waits for clients
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddControlPlane();
+
+        var httpEndpoints = HttpEndpoints(commandLine.Urls ?? DefaultUrls).ToList();
+        if (httpEndpoints.Any(e => e.Https) && security.Current.Tls is null)
+        {
+            throw new CommandLineException("an https:// control-plane URL needs ssl = on with ssl_cert and ssl_key (the control plane uses the proxy's certificate)");
+        }
 
         builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = null);
         builder.WebHost.UseStaticWebAssets(); // assets of WebUi and the framework in a build (a publish copies them to wwwroot)
@@ -141,9 +151,17 @@ public sealed partial class ProductHost : IAsyncDisposable
                 kestrel.ListenUnixSocket(socketPath, listen => listen.UseConnectionHandler<PcpConnectionHandler>());
             }
 
-            foreach (var (address, port) in HttpEndpoints(commandLine.Urls ?? DefaultUrls))
+            foreach (var (address, port, https) in httpEndpoints)
             {
-                kestrel.Listen(address, port);
+                if (!https)
+                {
+                    kestrel.Listen(address, port);
+                    continue;
+                }
+
+                // The control plane's HTTPS uses the proxy's certificate (ssl_cert, ssl_key).
+                var certificate = security.Current.Tls!.Certificate;
+                kestrel.Listen(address, port, listen => listen.UseHttps(https => https.ServerCertificate = certificate));
             }
         });
 
@@ -264,20 +282,20 @@ public sealed partial class ProductHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Parses --urls (http://host:port;...). HTTPS comes with TLS support.</summary>
-    internal static IEnumerable<(IPAddress Address, int Port)> HttpEndpoints(string urls)
+    /// <summary>Parses --urls (http://host:port;https://host:port;...); https uses ssl_cert and ssl_key.</summary>
+    internal static IEnumerable<(IPAddress Address, int Port, bool Https)> HttpEndpoints(string urls)
     {
         foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var normalised = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
-            if (!Uri.TryCreate(normalised, UriKind.Absolute, out var uri) || uri.Scheme != "http")
+            if (!Uri.TryCreate(normalised, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             {
-                throw new CommandLineException($"invalid --urls value \"{url}\" (expected http://ADDRESS:PORT)");
+                throw new CommandLineException($"invalid --urls value \"{url}\" (expected http://ADDRESS:PORT or https://ADDRESS:PORT)");
             }
 
             var host = uri.Host.Trim('[', ']');
             var address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host, out var ip) ? ip : throw new CommandLineException($"--urls: \"{host}\" is not an IP address");
-            yield return (address, uri.Port);
+            yield return (address, uri.Port, uri.Scheme == "https");
         }
     }
 

@@ -2,6 +2,7 @@ using PgPoolConsole.Api.Cli;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Health;
+using PgPoolConsole.Proxy.Security;
 
 namespace PgPoolConsole.Api.Hosting;
 
@@ -14,7 +15,7 @@ public sealed record ReloadOutcome(bool Succeeded, IReadOnlyList<string> Changed
 /// with online recovery or attach); settings that need a restart are reported and keep their
 /// running value.
 /// </summary>
-public sealed partial class ReloadService(CommandLine commandLine, IConfiguration appSettings, OptionsHolder options, ClusterStateStore store, HealthChecker healthChecker, ILogger<ReloadService> logger)
+public sealed partial class ReloadService(CommandLine commandLine, IConfiguration appSettings, OptionsHolder options, ClientSecurityHolder security, ClusterStateStore store, HealthChecker healthChecker, ILogger<ReloadService> logger)
 {
     private readonly object _gate = new();
 
@@ -23,9 +24,12 @@ public sealed partial class ReloadService(CommandLine commandLine, IConfiguratio
         lock (_gate)
         {
             LoadedConfiguration loaded;
+            ClientSecurity newSecurity;
             try
             {
                 loaded = ConfigurationFiles.Load(commandLine, appSettings);
+                // pool_hba.conf and pool_passwd are read again; TLS settings need a restart.
+                newSecurity = ClientSecurity.Load(loaded.Options, loaded.Directory, commandLine.HbaFile, security.Current.Tls, loadTls: false);
             }
             catch (ConfigException e)
             {
@@ -56,6 +60,7 @@ public sealed partial class ReloadService(CommandLine commandLine, IConfiguratio
             }
 
             options.Replace(loaded.Options);
+            security.Replace(newSecurity);
             healthChecker.Start();
             foreach (var change in diff.Changes.Where(c => !c.NeedsRestart))
             {

@@ -47,6 +47,12 @@ public sealed class DemoCluster
     /// <summary>The pgpool.conf to run the proxy with.</summary>
     public string PgpoolConfPath => Path.Combine(Folder, "pgpool.conf");
 
+    /// <summary>The demo's self-signed TLS certificate (ssl_cert) for localhost and 127.0.0.1.</summary>
+    public string CertificatePath => Path.Combine(Folder, "server.crt");
+
+    /// <summary>The private key of <see cref="CertificatePath"/> (ssl_key).</summary>
+    public string KeyPath => Path.Combine(Folder, "server.key");
+
     /// <summary>The pcp.conf (user postgres, password postgres).</summary>
     public string PcpConfPath => Path.Combine(Folder, "pcp.conf");
 
@@ -124,11 +130,23 @@ public sealed class DemoCluster
             }
         }
 
+        // The default online-recovery scripts go where pgpool-II's contract expects them: in every
+        // node's data directory (any node may be the main node a recovery copies from).
+        foreach (var node in nodes.Where(n => Directory.Exists(n.DataDirectory)))
+        {
+            await Recovery.RecoveryScripts.InstallAsync(node.DataDirectory, cancellationToken);
+        }
+
         var cluster = new DemoCluster(options, folder, nodes, detached, created);
         if (!File.Exists(cluster.PgpoolConfPath))
         {
             await File.WriteAllTextAsync(cluster.PgpoolConfPath, cluster.PgpoolConf(), cancellationToken);
             cluster.Created = true;
+        }
+
+        if (!File.Exists(cluster.CertificatePath) || !File.Exists(cluster.KeyPath))
+        {
+            TlsCertificateFiles.WriteSelfSigned(cluster.CertificatePath, cluster.KeyPath, ["localhost", "127.0.0.1"]);
         }
 
         if (!File.Exists(cluster.PcpConfPath))
@@ -230,6 +248,13 @@ public sealed class DemoCluster
         Setting("pcp_listen_addresses", Quoted("127.0.0.1"));
         Setting("pcp_port", Number(Options.PcpPort), $"pcp_node_info -h 127.0.0.1 -p {Number(Options.PcpPort)} -U postgres -a");
 
+        Section("Client security: TLS with a self-signed certificate made for the demo");
+        Line("# psql \"host=127.0.0.1 port=" + Number(Options.ProxyPort) + " user=postgres dbname=postgres sslmode=require\"");
+        Line("# For production see README.md: a CA-signed certificate, pool_hba.conf and pool_passwd.");
+        Setting("ssl", "on");
+        Setting("ssl_cert", Quoted("server.crt"), "relative names are relative to this file's folder");
+        Setting("ssl_key", Quoted("server.key"));
+
         Section("Backends: PostgreSQL 15 nodes in this folder, trust authentication on 127.0.0.1");
         for (var i = 0; i < Nodes.Count; i++)
         {
@@ -265,6 +290,11 @@ public sealed class DemoCluster
         Section("Online recovery");
         Setting("recovery_user", Quoted("postgres"));
         Setting("recovery_password", Quoted(string.Empty));
+        Line("# Scripts in the main node's data directory, run there as the postgres OS user with pgpool-II's");
+        Line("# arguments: base backup + standby streaming, then promotion (see scripts/recovery).");
+        Setting("recovery_1st_stage_command", Quoted("recovery_1st_stage"));
+        Setting("recovery_2nd_stage_command", Quoted("recovery_2nd_stage"));
+        Setting("recovery_timeout", "90", "seconds for the pause and for the node to come up");
 
         Section("Logs and files");
         Setting("logdir", Quoted(Folder), "node status survives restarts in logdir/pgpool_status");

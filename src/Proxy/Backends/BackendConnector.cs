@@ -1,10 +1,25 @@
 using System.Net.Sockets;
 using PgPoolConsole.Proxy.Protocol;
+using PgPoolConsole.Proxy.Security;
 
 namespace PgPoolConsole.Proxy.Backends;
 
 /// <summary>Supplies the client's password when a backend asks for one (asks the client at most once).</summary>
 public delegate ValueTask<string?> PasswordProvider(CancellationToken cancellationToken);
+
+/// <summary>Supplies what the proxy knows to log a user in to a backend (asked only when the backend wants a password).</summary>
+public delegate ValueTask<BackendCredential?> CredentialProvider(CancellationToken cancellationToken);
+
+/// <summary>
+/// What the proxy can log in with: the password itself (any method), or only md5(password + user)
+/// (md5 backends), or a SCRAM secret with the ClientKey a client proved (SCRAM backends that store
+/// the same secret).
+/// </summary>
+public sealed record BackendCredential(string? Password, string? Md5Hash = null, ScramVerifier? Scram = null, byte[]? ScramClientKey = null)
+{
+    /// <summary>What is missing, for messages: "the password", ...</summary>
+    internal string Holds => Password is not null ? "the password" : Md5Hash is not null ? "an md5 hash" : Scram is not null ? "a SCRAM secret" : "nothing";
+}
 
 /// <summary>The node could not be reached or dropped the connection: a candidate for failover.</summary>
 public sealed class BackendUnavailableException(int nodeId, string message, Exception? inner = null) : Exception(message, inner)
@@ -38,7 +53,10 @@ public sealed class BackendConnector
         _maxMessageLength = maxMessageLength;
     }
 
-    public async Task<BackendConnection> ConnectAsync(BackendEndpoint endpoint, IReadOnlyList<KeyValuePair<string, string>> startupParameters, PasswordProvider passwordProvider, CancellationToken cancellationToken)
+    public Task<BackendConnection> ConnectAsync(BackendEndpoint endpoint, IReadOnlyList<KeyValuePair<string, string>> startupParameters, PasswordProvider passwordProvider, CancellationToken cancellationToken) =>
+        ConnectAsync(endpoint, startupParameters, async token => await passwordProvider(token) is { } password ? new BackendCredential(password) : null, cancellationToken);
+
+    public async Task<BackendConnection> ConnectAsync(BackendEndpoint endpoint, IReadOnlyList<KeyValuePair<string, string>> startupParameters, CredentialProvider passwordProvider, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_connectTimeout);
@@ -95,7 +113,7 @@ public sealed class BackendConnector
         }
     }
 
-    private static async Task AuthenticateAsync(BackendConnection connection, PasswordProvider passwordProvider, CancellationToken cancellationToken)
+    private static async Task AuthenticateAsync(BackendConnection connection, CredentialProvider passwordProvider, CancellationToken cancellationToken)
     {
         ScramSha256Client? scram = null;
         byte[]? scratch = null;
@@ -114,7 +132,8 @@ public sealed class BackendConnector
                                 break;
                             case AuthenticationCode.CleartextPassword:
                                 {
-                                    var password = await RequirePasswordAsync(connection, passwordProvider, cancellationToken);
+                                    var credential = await RequirePasswordAsync(connection, passwordProvider, cancellationToken);
+                                    var password = credential.Password ?? throw CannotLogIn(connection, "a clear-text password", credential);
                                     PgWriter.PasswordMessage(connection.Writer, password);
                                     connection.AuthenticationMethod = "password";
                                     await connection.Writer.FlushAsync(cancellationToken);
@@ -124,8 +143,11 @@ public sealed class BackendConnector
                             case AuthenticationCode.Md5Password:
                                 {
                                     var salt = payload.ReadBytes(4).ToArray();
-                                    var password = await RequirePasswordAsync(connection, passwordProvider, cancellationToken);
-                                    PgWriter.PasswordMessage(connection.Writer, PgMd5.PasswordResponse(UserOf(connection), password, salt));
+                                    var credential = await RequirePasswordAsync(connection, passwordProvider, cancellationToken);
+                                    var response = credential.Password is { } password ? PgMd5.PasswordResponse(UserOf(connection), password, salt)
+                                        : credential.Md5Hash is { } hash ? PgMd5.SaltedResponse(hash, salt)
+                                        : throw CannotLogIn(connection, "md5", credential);
+                                    PgWriter.PasswordMessage(connection.Writer, response);
                                     connection.AuthenticationMethod = "md5";
                                     await connection.Writer.FlushAsync(cancellationToken);
                                     break;
@@ -144,8 +166,10 @@ public sealed class BackendConnector
                                         throw Rejected(connection, $"backend node {connection.NodeId} offers SASL mechanisms ({string.Join(", ", mechanisms)}) of which none is supported; SCRAM-SHA-256 is");
                                     }
 
-                                    var password = await RequirePasswordAsync(connection, passwordProvider, cancellationToken);
-                                    scram = new ScramSha256Client(password);
+                                    var credential = await RequirePasswordAsync(connection, passwordProvider, cancellationToken);
+                                    scram = credential.Password is { } password ? new ScramSha256Client(password)
+                                        : credential is { Scram: { } verifier, ScramClientKey: { } clientKey } ? new ScramSha256Client(verifier, clientKey)
+                                        : throw CannotLogIn(connection, "scram-sha-256", credential);
                                     PgWriter.SaslInitialResponse(connection.Writer, ScramSha256Client.Mechanism, scram.ClientFirstMessage());
                                     connection.AuthenticationMethod = "scram-sha-256";
                                     await connection.Writer.FlushAsync(cancellationToken);
@@ -153,7 +177,17 @@ public sealed class BackendConnector
                                 }
 
                             case AuthenticationCode.SaslContinue when scram is not null:
-                                PgWriter.SaslResponse(connection.Writer, scram.ClientFinalMessage(payload.Rest));
+                                byte[] clientFinal;
+                                try
+                                {
+                                    clientFinal = scram.ClientFinalMessage(payload.Rest);
+                                }
+                                catch (ScramSecretMismatchException)
+                                {
+                                    throw Rejected(connection, $"backend node {connection.NodeId} stores a different SCRAM secret for user \"{UserOf(connection)}\" than pool_passwd (copy rolpassword from pg_authid into pool_passwd, or store the password as TEXT or AES)");
+                                }
+
+                                PgWriter.SaslResponse(connection.Writer, clientFinal);
                                 await connection.Writer.FlushAsync(cancellationToken);
                                 break;
                             case AuthenticationCode.SaslFinal when scram is not null:
@@ -201,17 +235,24 @@ public sealed class BackendConnector
         }
     }
 
-    private static async ValueTask<string> RequirePasswordAsync(BackendConnection connection, PasswordProvider passwordProvider, CancellationToken cancellationToken)
+    private static async ValueTask<BackendCredential> RequirePasswordAsync(BackendConnection connection, CredentialProvider passwordProvider, CancellationToken cancellationToken)
     {
-        var password = await passwordProvider(cancellationToken);
-        if (password is null)
+        var credential = await passwordProvider(cancellationToken);
+        if (credential is null)
         {
             throw new PasswordRequiredException(connection.NodeId);
         }
 
-        connection.Password = PasswordFingerprint.Of(password);
-        return password;
+        if (credential.Password is { } password)
+        {
+            connection.Password = PasswordFingerprint.Of(password);
+        }
+
+        return credential;
     }
+
+    private static BackendRejectedException CannotLogIn(BackendConnection connection, string method, BackendCredential credential) =>
+        Rejected(connection, $"backend node {connection.NodeId} requires {method} authentication for user \"{UserOf(connection)}\", but the proxy holds only {credential.Holds} for that user (store the password in pool_passwd as TEXT or AES)");
 
     private static string UserOf(BackendConnection connection) => connection.StartupUser;
 

@@ -21,7 +21,10 @@ public static class ClusterReports
             return node.IsUsable ? "up" : "unknown";
         }
 
-        return health.LastFailedHealthCheck == health.LastHealthCheck ? "down" : "up";
+        // A node attached after its last failed check was just proven to answer (attach probes it).
+        var failedLast = health.LastFailedHealthCheck == health.LastHealthCheck
+            && !(node.IsUsable && node.LastStatusChange > health.LastHealthCheck);
+        return failedLast ? "down" : "up";
     }
 
     /// <summary>pcp_proc_info / SHOW POOL_POOLS status text of a session.</summary>

@@ -153,6 +153,9 @@ public sealed class PgPoolOptions
 
     public bool AllowClearTextFrontendAuth { get; init; }
 
+    /// <summary>pool_key_file (ours): the key for AES lines of pool_passwd; '' = $PGPOOLKEYFILE, else ~/.pgpoolkey (pgpool-II's places).</summary>
+    public string PoolKeyFile { get; init; } = "";
+
     // our own additions (not pgpool keys)
 
     /// <summary>hangfire_connection_string; '' = in-memory job storage.</summary>

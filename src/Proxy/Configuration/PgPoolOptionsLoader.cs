@@ -307,6 +307,7 @@ public static class PgPoolOptionsLoader
         EnablePoolHba = load.Bool("enable_pool_hba"),
         PoolPasswd = load.Text("pool_passwd"),
         AllowClearTextFrontendAuth = load.Bool("allow_clear_text_frontend_auth"),
+        PoolKeyFile = load.Text("pool_key_file"),
         HangfireConnectionString = load.Text("hangfire_connection_string"),
         RecoveryRemoteCommand = load.Text("recovery_remote_command"),
         RecoveryPauseTimeoutAction = load.Text("recovery_pause_timeout_action"),

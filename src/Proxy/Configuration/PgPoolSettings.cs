@@ -129,6 +129,7 @@ public static class PgPoolSettings
         Flag("enable_pool_hba", o => o.EnablePoolHba, Reload, "Authenticate clients with pool_hba.conf"),
         Text("pool_passwd", o => o.PoolPasswd, Restart, "File of user passwords for client authentication"),
         Flag("allow_clear_text_frontend_auth", o => o.AllowClearTextFrontendAuth, Reload, "Ask clients for a clear-text password when pool_passwd has none for the user"),
+        Text("pool_key_file", o => o.PoolKeyFile, Reload, "Key file for AES-encrypted pool_passwd lines ('' = $PGPOOLKEYFILE, else ~/.pgpoolkey); not a pgpool-II key"),
 
         // our own
         Text("hangfire_connection_string", o => o.HangfireConnectionString, Restart, "PostgreSQL connection string for the job store ('' = in memory); not a pgpool-II key", secret: true),

@@ -49,7 +49,9 @@ public sealed class ScramSha256Client
 {
     public const string Mechanism = "SCRAM-SHA-256";
 
-    private readonly string _password;
+    private readonly string? _password;
+    private readonly Security.ScramVerifier? _verifier;
+    private readonly byte[]? _clientKey;
     private readonly string _clientNonce;
     private readonly string _userName;
     private string? _clientFirstBare;
@@ -63,6 +65,19 @@ public sealed class ScramSha256Client
         _password = password;
         _clientNonce = clientNonce ?? Convert.ToBase64String(RandomNumberGenerator.GetBytes(18));
         _userName = userName.Replace("=", "=3D", StringComparison.Ordinal).Replace(",", "=2C", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A client that proves knowledge of the password with a ClientKey recovered from a client's
+    /// proof (SCRAM pass-through): works only against a server that stores the same secret
+    /// (<paramref name="verifier"/>: same salt and iteration count).
+    /// </summary>
+    public ScramSha256Client(Security.ScramVerifier verifier, byte[] clientKey, string? clientNonce = null)
+        : this("", clientNonce)
+    {
+        _password = null;
+        _verifier = verifier;
+        _clientKey = clientKey;
     }
 
     public byte[] ClientFirstMessage()
@@ -98,8 +113,24 @@ public sealed class ScramSha256Client
             throw new PgProtocolException("SCRAM nonce from backend does not extend the client nonce");
         }
 
-        var saltedPassword = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(Normalize(_password)), Convert.FromBase64String(salt), count, HashAlgorithmName.SHA256, 32);
-        var clientKey = HMACSHA256.HashData(saltedPassword, "Client Key"u8);
+        byte[] clientKey, serverKey;
+        if (_password is not null)
+        {
+            var saltedPassword = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(Normalize(_password)), Convert.FromBase64String(salt), count, HashAlgorithmName.SHA256, 32);
+            clientKey = HMACSHA256.HashData(saltedPassword, "Client Key"u8);
+            serverKey = HMACSHA256.HashData(saltedPassword, "Server Key"u8);
+        }
+        else
+        {
+            if (count != _verifier!.Iterations || salt != Convert.ToBase64String(_verifier.Salt))
+            {
+                throw new ScramSecretMismatchException();
+            }
+
+            clientKey = _clientKey!;
+            serverKey = _verifier.ServerKey;
+        }
+
         var storedKey = SHA256.HashData(clientKey);
         var clientFinalWithoutProof = "c=biws,r=" + nonce;
         var authMessage = Encoding.UTF8.GetBytes(_clientFirstBare + "," + serverFirst + "," + clientFinalWithoutProof);
@@ -110,7 +141,6 @@ public sealed class ScramSha256Client
             proof[i] = (byte)(clientKey[i] ^ clientSignature[i]);
         }
 
-        var serverKey = HMACSHA256.HashData(saltedPassword, "Server Key"u8);
         _expectedServerSignature = HMACSHA256.HashData(serverKey, authMessage);
         return Encoding.UTF8.GetBytes(clientFinalWithoutProof + ",p=" + Convert.ToBase64String(proof));
     }
@@ -144,3 +174,6 @@ public sealed class ScramSha256Client
         }
     }
 }
+
+/// <summary>SCRAM pass-through is impossible: the server's salt or iteration count differs from the secret the client proved.</summary>
+public sealed class ScramSecretMismatchException() : Exception("the backend's SCRAM secret (salt, iterations) differs from the one in pool_passwd");

@@ -16,7 +16,7 @@ public sealed class PgMessageReader
     public const int MaxStartupPacketLength = 10000;
 
     private readonly PipeReader _reader;
-    private readonly int _maxMessageLength;
+    private int _maxMessageLength;
     private readonly string _peerName;
     private ReadOnlySequence<byte> _buffer;
     private bool _holdingBuffer;
@@ -30,6 +30,16 @@ public sealed class PgMessageReader
     }
 
     public PipeReader Pipe => _reader;
+
+    /// <summary>Largest typed message accepted (bytes); lowered while a client is not yet authenticated.</summary>
+    public int MaxMessageLength
+    {
+        get => _maxMessageLength;
+        set => _maxMessageLength = value;
+    }
+
+    /// <summary>True when bytes beyond what was read are buffered (a client must not send any after an SSLRequest).</summary>
+    public bool HasBufferedBytes => _holdingBuffer && _buffer.Length > 0;
 
     /// <summary>True when a complete message is already buffered (no I/O needed to read it).</summary>
     public bool HasBufferedMessage

@@ -8,7 +8,7 @@ namespace PgPoolConsole.Proxy.Sessions;
 
 public sealed partial class ClientSession
 {
-    private Task<string?>? _passwordRequest;
+    private Task<BackendCredential?>? _passwordRequest;
     private readonly object _passwordGate = new();
 
     // Kept to connect the session to a node that joins later (attach, online recovery).
@@ -28,7 +28,7 @@ public sealed partial class ClientSession
             return false;
         }
 
-        using var authenticationTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(Math.Max(1, options.AuthenticationTimeout)));
+        using var authenticationTimeout = new CancellationTokenSource(options.AuthenticationTimeout > 0 ? TimeSpan.FromSeconds(options.AuthenticationTimeout) : Timeout.InfiniteTimeSpan);
         using var startupToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, authenticationTimeout.Token);
         var token = startupToken.Token;
 
@@ -187,9 +187,11 @@ public sealed partial class ClientSession
     {
         if (_context.Options.Current.ConnectionCache && _context.Pool.TryTake(node.Id, _poolKey) is { } pooled)
         {
-            if (pooled.Password is { } fingerprint)
+            // A client the proxy authenticated may use any connection of its user; a pass-through
+            // client must know the password the connection was opened with.
+            if (!_authentication.ByProxy && pooled.Password is { } fingerprint)
             {
-                var password = await ProvidePasswordAsync(cancellationToken);
+                var password = (await ProvidePasswordAsync(cancellationToken))?.Password;
                 if (password is null || !fingerprint.Matches(password))
                 {
                     await _context.Pool.ReturnAsync(pooled, _poolKey);
@@ -204,18 +206,33 @@ public sealed partial class ClientSession
         return await _context.Connector.ConnectAsync(endpoint, parameters, ProvidePasswordAsync, cancellationToken);
     }
 
-    /// <summary>Asks the client for its password once (clear text, as pgpool does) and shares the answer.</summary>
-    private ValueTask<string?> ProvidePasswordAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// What a backend that wants a password gets: what client authentication left
+    /// (<see cref="ClientAuthentication.Credential"/>), else the client's password asked once in
+    /// clear text (pass-through) when that is allowed: allow_clear_text_frontend_auth = on, or the
+    /// client connection is encrypted.
+    /// </summary>
+    private ValueTask<BackendCredential?> ProvidePasswordAsync(CancellationToken cancellationToken)
     {
+        if (_authentication.Credential is { } credential)
+        {
+            return new ValueTask<BackendCredential?>(credential);
+        }
+
         lock (_passwordGate)
         {
             _passwordRequest ??= AskClientForPasswordAsync(cancellationToken);
-            return new ValueTask<string?>(_passwordRequest);
+            return new ValueTask<BackendCredential?>(_passwordRequest);
         }
     }
 
-    private async Task<string?> AskClientForPasswordAsync(CancellationToken cancellationToken)
+    private async Task<BackendCredential?> AskClientForPasswordAsync(CancellationToken cancellationToken)
     {
+        if (!_context.Options.Current.AllowClearTextFrontendAuth && !_connection.IsSsl)
+        {
+            throw new ClearTextPasswordRefusedException(User);
+        }
+
         PgWriter.AuthenticationCleartextPassword(_clientOut);
         await _clientOut.FlushAsync(cancellationToken);
         PgMessage message;
@@ -234,7 +251,7 @@ public sealed partial class ClientSession
             throw new PgProtocolException($"expected password response, got message type {PgMessageReader.Printable(message.Type)}");
         }
 
-        return PgPayload.SingleCString(message);
+        return new BackendCredential(PgPayload.SingleCString(message));
     }
 
     private async Task RejectAsync(Exception rejection)
@@ -247,6 +264,10 @@ public sealed partial class ClientSession
                 break;
             case PasswordRequiredException:
                 // The client disconnected instead of sending a password (psql does this to prompt).
+                break;
+            case ClearTextPasswordRefusedException refused:
+                LogLoginRejected(_logger, Id, -1, refused.Message);
+                await TrySendFatalAsync("28000", refused.Message, refused.Detail);
                 break;
             case PgProtocolException protocol:
                 await TrySendFatalAsync(protocol.SqlState, protocol.Message);
@@ -367,4 +388,11 @@ public sealed partial class ClientSession
 
     [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "pid {Pid}: connection to backend node {NodeId} failed: {Reason}")]
     private static partial void LogNodeUnreachable(ILogger logger, int pid, int nodeId, string reason);
+}
+
+/// <summary>A backend wants a password that only the client knows, and asking for it in clear text is not allowed.</summary>
+public sealed class ClearTextPasswordRefusedException(string user)
+    : Exception($"the backend requires a password for user \"{user}\", and pool_passwd has none")
+{
+    public string Detail => "Add the user to pool_passwd (pgpoolconsole passwd), or let the proxy ask for the password in clear text: connect with SSL, or set allow_clear_text_frontend_auth = on.";
 }

@@ -46,11 +46,17 @@ public sealed partial class ClientSession : IProxySession
     private CancellationTokenSource? _terminate;
     private volatile string? _terminateReason;
 
-    public ClientSession(ProxyContext context, PgMessageReader client, PipeWriter clientOut, EndPoint? remoteEndPoint, int id)
+    private readonly ClientConnection _connection;
+    private readonly ClientAuthentication _authentication;
+
+    public ClientSession(ProxyContext context, ClientConnection connection, int id, ClientAuthentication authentication)
     {
         _context = context;
-        _client = client;
-        _clientOut = clientOut;
+        _connection = connection;
+        _authentication = authentication;
+        _client = connection.Reader;
+        _clientOut = connection.Output;
+        var remoteEndPoint = connection.RemoteEndPoint;
         Id = id;
         SecretKey = RandomNumberGenerator.GetInt32(int.MaxValue);
         ClientAddress = remoteEndPoint switch

@@ -3,6 +3,7 @@ using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Replication;
+using PgPoolConsole.Proxy.Security;
 
 namespace PgPoolConsole.Proxy.Sessions;
 
@@ -32,6 +33,9 @@ public sealed class ProxyContext
     public required LockWaitInspector LockWaits { get; init; }
     public required ILoggerFactory LoggerFactory { get; init; }
     public SessionGate Gate { get; init; } = new();
+
+    /// <summary>TLS, pool_hba.conf and pool_passwd for client connections.</summary>
+    public ClientSecurityHolder Security { get; init; } = new(ClientSecurity.None);
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Largest message a client may send (bytes).</summary>

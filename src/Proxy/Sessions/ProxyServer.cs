@@ -7,7 +7,7 @@ namespace PgPoolConsole.Proxy.Sessions;
 
 /// <summary>
 /// Accepts client connections (any <see cref="IDuplexPipe"/>: a Kestrel connection in the host, an
-/// in-memory pipe in tests): negotiates SSL/GSS encryption (declined for now), serves
+/// in-memory pipe in tests): negotiates TLS (GSS encryption is declined), authenticates the client (pool_hba.conf, pool_passwd), serves
 /// CancelRequests and runs a <see cref="ClientSession"/> for each StartupMessage, at most
 /// num_init_children at a time (more wait, as in pgpool).
 /// </summary>
@@ -24,7 +24,10 @@ public sealed partial class ProxyServer : IDisposable
         _logger = context.LoggerFactory.CreateLogger("PgPoolConsole.Proxy.ProxyServer");
         _slotCount = Math.Max(1, context.Options.Current.NumInitChildren);
         _slots = new SemaphoreSlim(_slotCount, _slotCount);
+        _authenticator = new ClientAuthenticator(context, context.LoggerFactory.CreateLogger("PgPoolConsole.Proxy.Authentication"));
     }
+
+    private readonly ClientAuthenticator _authenticator;
 
     public ProxyContext Context => _context;
 
@@ -33,35 +36,68 @@ public sealed partial class ProxyServer : IDisposable
 
     private int _waiting;
 
-    /// <summary>Serves one client connection until it ends.</summary>
+    /// <summary>
+    /// Serves one client connection until it ends. Everything before the session slot — TLS
+    /// handshake, startup packet, authentication by the proxy — must finish within
+    /// authentication_timeout, so clients that never finish do not hold a slot.
+    /// </summary>
     public async Task HandleConnectionAsync(IDuplexPipe transport, EndPoint? remoteEndPoint, CancellationToken cancellationToken)
     {
-        var reader = new PgMessageReader(transport.Input, _context.MaxClientMessageLength, "client");
+        await using var connection = new ClientConnection(transport, remoteEndPoint);
         try
         {
-            var startup = await ReadStartupAsync(reader, transport.Output, cancellationToken);
-            if (startup is null)
+            var timeoutSeconds = _context.Options.Current.AuthenticationTimeout;
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (timeoutSeconds > 0)
             {
+                deadline.CancelAfter(TimeSpan.FromSeconds(timeoutSeconds));
+            }
+
+            StartupPacket? startup;
+            ClientAuthentication? authentication;
+            try
+            {
+                startup = await ReadStartupAsync(connection, deadline.Token);
+                if (startup is null)
+                {
+                    return;
+                }
+
+                if (startup.Kind == StartupPacketKind.CancelRequest)
+                {
+                    await CancelAsync(startup.CancelProcessId, startup.CancelSecretKey, cancellationToken);
+                    return;
+                }
+
+                authentication = await _authenticator.AuthenticateAsync(connection, startup, deadline.Token);
+                if (authentication is null)
+                {
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                LogStartupTimeout(_logger, ClientAddressOf(remoteEndPoint), timeoutSeconds);
+                return;
+            }
+            catch (System.Security.Authentication.AuthenticationException e)
+            {
+                LogTlsFailed(_logger, ClientAddressOf(remoteEndPoint), e.Message);
                 return;
             }
 
-            if (startup.Kind == StartupPacketKind.CancelRequest)
-            {
-                await CancelAsync(startup.CancelProcessId, startup.CancelSecretKey, cancellationToken);
-                return;
-            }
-
-            if (!await AcquireSlotAsync(transport.Output, cancellationToken))
+            connection.Reader.MaxMessageLength = _context.MaxClientMessageLength;
+            if (!await AcquireSlotAsync(connection.Output, cancellationToken))
             {
                 return;
             }
 
             try
             {
-                var session = new ClientSession(_context, reader, transport.Output, remoteEndPoint, _context.Store.Sessions.NextId());
+                var session = new ClientSession(_context, connection, _context.Store.Sessions.NextId(), authentication);
                 if (_context.Options.Current.LogConnections)
                 {
-                    LogConnectionReceived(_logger, session.Id, session.ClientAddress, startup.User, startup.Database);
+                    LogConnectionReceived(_logger, session.Id, session.ClientAddress, startup.User, startup.Database, connection.IsSsl ? " " + connection.SslDescription : "", authentication.Method);
                 }
 
                 await session.RunAsync(startup, cancellationToken);
@@ -74,7 +110,7 @@ public sealed partial class ProxyServer : IDisposable
         catch (PgProtocolException e)
         {
             LogBadStartup(_logger, e.Message);
-            await TryWriteFatalAsync(transport.Output, e.SqlState, e.Message);
+            await TryWriteFatalAsync(connection.Output, e.SqlState, e.Message);
         }
         catch (PgConnectionClosedException)
         {
@@ -82,49 +118,48 @@ public sealed partial class ProxyServer : IDisposable
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await TryWriteFatalAsync(transport.Output, "57P01", "terminating connection due to administrator command");
+            await TryWriteFatalAsync(connection.Output, "57P01", "terminating connection due to administrator command");
         }
         catch (IOException)
         {
             // the client went away
         }
-        finally
-        {
-            reader.Release();
-        }
     }
 
-    /// <summary>Reads the first packets until a StartupMessage or CancelRequest, declining encryption.</summary>
-    private async Task<StartupPacket?> ReadStartupAsync(PgMessageReader reader, PipeWriter output, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(Math.Max(1, _context.Options.Current.AuthenticationTimeout)));
-        try
-        {
-            for (var round = 0; round < 3; round++)
-            {
-                var packet = StartupPacket.Parse(await reader.ReadStartupPacketAsync(timeout.Token));
-                switch (packet.Kind)
-                {
-                    case StartupPacketKind.SslRequest:
-                    case StartupPacketKind.GssEncRequest:
-                        // 'N': continue unencrypted (the client decides whether that is acceptable).
-                        output.GetSpan(1)[0] = (byte)'N';
-                        output.Advance(1);
-                        await output.FlushAsync(timeout.Token);
-                        continue;
-                    default:
-                        return packet;
-                }
-            }
+    private static string ClientAddressOf(EndPoint? endPoint) => endPoint is IPEndPoint ip ? ip.Address.ToString() : "[local]";
 
-            throw new PgProtocolException("too many encryption requests in one connection");
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+    /// <summary>
+    /// Reads the first packets until a StartupMessage or CancelRequest. An SSLRequest is answered
+    /// 'S' and TLS is set up when ssl is on, else 'N'; a GSSENCRequest is always answered 'N'.
+    /// </summary>
+    private async Task<StartupPacket?> ReadStartupAsync(ClientConnection connection, CancellationToken cancellationToken)
+    {
+        for (var round = 0; round < 3; round++)
         {
-            LogStartupTimeout(_logger, _context.Options.Current.AuthenticationTimeout);
-            return null;
+            var packet = StartupPacket.Parse(await connection.Reader.ReadStartupPacketAsync(cancellationToken));
+            switch (packet.Kind)
+            {
+                case StartupPacketKind.SslRequest when !connection.IsSsl && _context.Security.Current.Tls is { } tls:
+                    connection.Output.GetSpan(1)[0] = (byte)'S';
+                    connection.Output.Advance(1);
+                    await connection.Output.FlushAsync(cancellationToken);
+                    await connection.UpgradeToTlsAsync(tls, cancellationToken);
+                    continue;
+                case StartupPacketKind.SslRequest when connection.IsSsl:
+                    throw new PgProtocolException("SSL request received on an encrypted connection");
+                case StartupPacketKind.SslRequest:
+                case StartupPacketKind.GssEncRequest:
+                    // 'N': continue unencrypted (the client decides whether that is acceptable).
+                    connection.Output.GetSpan(1)[0] = (byte)'N';
+                    connection.Output.Advance(1);
+                    await connection.Output.FlushAsync(cancellationToken);
+                    continue;
+                default:
+                    return packet;
+            }
         }
+
+        throw new PgProtocolException("too many encryption requests in one connection");
     }
 
     private async Task<bool> AcquireSlotAsync(PipeWriter output, CancellationToken cancellationToken)
@@ -182,14 +217,17 @@ public sealed partial class ProxyServer : IDisposable
 
     public void Dispose() => _slots.Dispose();
 
-    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "pid {Pid}: connection received: host={Client} user={User} database={Database}")]
-    private static partial void LogConnectionReceived(ILogger logger, int pid, string client, string user, string database);
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "pid {Pid}: connection received: host={Client} user={User} database={Database}{Ssl} authentication={Method}")]
+    private static partial void LogConnectionReceived(ILogger logger, int pid, string client, string user, string database, string ssl, string method);
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "invalid startup packet from client: {Reason}")]
     private static partial void LogBadStartup(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "client did not send a startup packet within authentication_timeout ({Seconds} s); connection closed")]
-    private static partial void LogStartupTimeout(ILogger logger, int seconds);
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "client {Client} did not complete startup and authentication within authentication_timeout ({Seconds} s); connection closed")]
+    private static partial void LogStartupTimeout(ILogger logger, string client, int seconds);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Warning, Message = "TLS handshake with client {Client} failed: {Reason}")]
+    private static partial void LogTlsFailed(ILogger logger, string client, string reason);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Debug, Message = "pid {Pid}: cancel request received")]
     private static partial void LogCancel(ILogger logger, int pid);

@@ -5,7 +5,11 @@ using PgPoolConsole.Tests.Infrastructure;
 namespace PgPoolConsole.Tests.Integration;
 
 /// <summary>Node 0 demands md5, node 1 SCRAM-SHA-256: the proxy asks the client once and logs in to each its own way.</summary>
-public sealed class PasswordNodesFixture() : ProxyFixture(2, authMethods: [PostgresAuthMethod.Md5, PostgresAuthMethod.ScramSha256]);
+public sealed class PasswordNodesFixture() : ProxyFixture(2, authMethods: [PostgresAuthMethod.Md5, PostgresAuthMethod.ScramSha256])
+{
+    // No pool_passwd: the proxy relays the client's password, which needs clear text from the client.
+    protected override string ExtraConfiguration => "allow_clear_text_frontend_auth = on";
+}
 
 public sealed class AuthenticationTests(PasswordNodesFixture proxy) : IClassFixture<PasswordNodesFixture>
 {

@@ -43,6 +43,40 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Passwd_AddsAndUpdatesUsersInPoolPasswdBesideTheConfig()
+    {
+        var config = WriteConfig("backend_hostname0 = '127.0.0.1'\npool_passwd = 'pool_passwd'\npool_key_file = 'key'\n");
+        var keyFile = _directory.Combine("key");
+        await File.WriteAllTextAsync(keyFile, "k3y\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        (await RunAsync("-f", config, "passwd", "-u", "alice", "pencil")).EnsureSuccess();
+        (await RunAsync("-f", config, "passwd", "--md5", "-u", "bob", "pw")).EnsureSuccess();
+        (await RunAsync("-f", config, "passwd", "--aes", "-u", "alice", "new-pw")).EnsureSuccess();
+
+        var passwd = Proxy.Security.PoolPasswd.Load(_directory.Combine("pool_passwd"), () => "k3y");
+        Assert.Equal("new-pw", passwd.Find("alice")!.Password);
+        Assert.Equal("md5" + Proxy.Protocol.PgMd5.Hex("pw" + "bob"), passwd.Find("bob")!.Secret);
+        Assert.Equal(2, passwd.Count);
+    }
+
+    [Fact]
+    public async Task Passwd_StoresAScramSecretByDefault()
+    {
+        var config = WriteConfig("backend_hostname0 = '127.0.0.1'\n");
+
+        (await RunAsync("-f", config, "passwd", "-u", "alice", "pencil")).EnsureSuccess();
+
+        var line = (await File.ReadAllTextAsync(_directory.Combine("pool_passwd"))).Trim();
+        Assert.StartsWith("alice:SCRAM-SHA-256$4096:", line);
+        var verifier = Proxy.Security.ScramVerifier.Parse(line["alice:".Length..]);
+        Assert.True(Proxy.Security.ScramVerifier.Create("pencil", 4096, verifier.Salt).SameSecretAs(verifier));
+    }
+
+    [Fact]
     public async Task InvalidValues_StopStartUp_NamingFileLineKeyAndWhatIsAllowed()
     {
         var config = WriteConfig("port = 99999\nbackend_hostname0 = '127.0.0.1'\nload_balance_mode = maybe\n");

@@ -57,6 +57,9 @@ public class ProxyFixture : IAsyncLifetime
     /// <summary>Settings appended to the generated pgpool.conf (a subclass's or a test's).</summary>
     protected virtual string ExtraConfiguration => "";
 
+    /// <summary>Serve the control plane over https (needs ssl settings in <see cref="ExtraConfiguration"/>).</summary>
+    protected virtual bool HttpsControlPlane => false;
+
     public async Task InitializeAsync()
     {
         _directory = await TestDirectory.CreateAsync();
@@ -117,7 +120,7 @@ public class ProxyFixture : IAsyncLifetime
         conf.AppendLine(extraConfiguration);
         await File.WriteAllTextAsync(ConfigPath, conf.ToString());
         await File.WriteAllTextAsync(PcpConfPath, $"postgres:{PgMd5.Hex("postgres")}\n");
-        var args = new List<string> { "-n", "-f", ConfigPath, "-F", PcpConfPath, "--urls", $"http://127.0.0.1:{HttpPort}" };
+        var args = new List<string> { "-n", "-f", ConfigPath, "-F", PcpConfPath, "--urls", $"{(HttpsControlPlane ? "https" : "http")}://127.0.0.1:{HttpPort}" };
         if (discardStatus)
         {
             args.Add("-D");

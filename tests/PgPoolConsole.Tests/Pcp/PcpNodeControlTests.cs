@@ -7,10 +7,19 @@ using PgPoolConsole.Tests.Infrastructure;
 
 namespace PgPoolConsole.Tests.Pcp;
 
-/// <summary>Nodes that tests detach, stop and recover: a product of their own, with WAL archiving and a recovery user.</summary>
+/// <summary>Nodes that tests detach, stop and recover: a product of their own, with the default recovery scripts and a recovery user.</summary>
 public sealed class PcpControlFixture() : PcpFixture(2, archiving: true)
 {
-    protected override string ExtraConfiguration => base.ExtraConfiguration + "\nrecovery_user = 'postgres'\nrecovery_timeout = 60\n";
+    protected override string ExtraConfiguration => base.ExtraConfiguration +
+        "\nrecovery_user = 'postgres'\nrecovery_timeout = 60\nrecovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_2nd_stage_command = 'recovery_2nd_stage'\n";
+
+    protected override async Task PrepareNodesAsync()
+    {
+        foreach (var node in Nodes)
+        {
+            await PgPoolConsole.Api.Recovery.RecoveryScripts.InstallAsync(node.DataDirectory);
+        }
+    }
 }
 
 /// <summary>
@@ -167,7 +176,7 @@ public sealed class PcpNodeControlTests(PcpControlFixture fixture) : IClassFixtu
     public async Task ReloadConfig_ABackendAddedToPgpoolConf_AppearsDetached()
     {
         var newPort = LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture);
-        await File.AppendAllTextAsync(fixture.ConfigPath, $"\nbackend_hostname2 = '127.0.0.1'\nbackend_port2 = {newPort}\nbackend_weight2 = 1\n");
+        await File.AppendAllTextAsync(fixture.ConfigPath, $"\nbackend_hostname2 = '127.0.0.1'\nbackend_port2 = {newPort}\nbackend_weight2 = 1\nbackend_data_directory2 = '{Path.Combine(fixture.Directory, "node2-data")}'\n");
 
         var reload = await fixture.ToolAsync("pcp_reload_config");
 
@@ -193,7 +202,7 @@ public sealed class PcpNodeControlTests(PcpControlFixture fixture) : IClassFixtu
         await AssertAttachedAsync(1);
     }
 
-    [Fact(Skip = "needs online recovery (issue 5)")]
+    [Fact]
     public async Task RecoveryNode_KilledNode_WaitsThenTheNodeIsUpAndInSync()
     {
         var database = await fixture.CreateDatabaseAsync("pcprecovery");

@@ -20,9 +20,7 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
 
     private IClusterAdministration Administration => proxy.Host.Services.GetRequiredService<IClusterAdministration>();
 
-    private Task KillAndWaitDownAsync(int nodeId) => KillAndWaitDownCoreAsync(nodeId);
-
-    private async Task KillAndWaitDownCoreAsync(int nodeId)
+    private async Task KillAndWaitDownAsync(int nodeId)
     {
         await proxy.Nodes[nodeId].KillAsync();
         await Eventually.TrueAsync(() => proxy.Host.Store.Current.Find(nodeId)?.Status == NodeStatus.Down, TimeSpan.FromSeconds(20), $"node {nodeId} is detached");
@@ -78,5 +76,154 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
         Assert.Contains("1st stage is done", log);
         Assert.Contains("recovery done: node 1", log);
         Assert.Contains("d=1 ", await File.ReadAllTextAsync(proxy.FailbackLog));
+    }
+
+    /// <summary>Changes settings in pgpool.conf and reloads; returns the original text to restore.</summary>
+    private async Task<string> ReconfigureAsync(string settings)
+    {
+        var original = await File.ReadAllTextAsync(proxy.ConfigPath);
+        var changed = original;
+        foreach (var line in settings.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var key = line.Split('=')[0].Trim();
+            changed = System.Text.RegularExpressions.Regex.Replace(changed, $"(?m)^{key} = .*$", line.Trim());
+        }
+
+        await File.WriteAllTextAsync(proxy.ConfigPath, changed);
+        var reload = await Administration.ReloadAsync(default);
+        Assert.True(reload.Succeeded, reload.Detail);
+        return original;
+    }
+
+    private async Task RestoreConfigurationAsync(string original)
+    {
+        await File.WriteAllTextAsync(proxy.ConfigPath, original);
+        Assert.True((await Administration.ReloadAsync(default)).Succeeded);
+    }
+
+    [Fact]
+    public async Task FailingFirstStage_FailsTheJobAtStage3_WithTheScriptOutput_AndTrafficIsUnaffected()
+    {
+        var script = Path.Combine(proxy.Nodes[0].DataDirectory, "failing_1st_stage");
+        await File.WriteAllTextAsync(script, "#!/bin/sh\necho \"copying $3 from $1\"\necho 'rsync: connection refused' >&2\nexit 3\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        }
+        var original = await ReconfigureAsync("recovery_1st_stage_command = 'failing_1st_stage'");
+        try
+        {
+            var database = await proxy.CreateDatabaseAsync("failstage");
+            await KillAndWaitDownAsync(1);
+
+            var result = await Administration.RecoverAsync(1, default);
+            var progress = proxy.Host.Store.Recovery.All[0];
+            WriteStages(progress);
+
+            Assert.False(result.Succeeded);
+            Assert.Equal(RecoveryOutcome.Failed, progress.Outcome);
+            Assert.StartsWith("stage 3 (first stage) failed: failing_1st_stage failed with exit status 3", progress.Error, StringComparison.Ordinal);
+            var stage3 = progress.Stages[2];
+            Assert.Equal(RecoveryStageOutcome.Failed, stage3.Outcome);
+            Assert.Contains($"copying {proxy.Nodes[1].DataDirectory} from {proxy.Nodes[0].DataDirectory}", stage3.Output, StringComparison.Ordinal);
+            Assert.Contains("rsync: connection refused", stage3.Output, StringComparison.Ordinal);
+            Assert.All(progress.Stages.Skip(3), stage => Assert.Equal(RecoveryStageOutcome.Skipped, stage.Outcome));
+            Assert.Equal(NodeStatus.Down, proxy.Host.Store.Current.Find(1)!.Status);
+            Assert.False(proxy.Host.Services.GetRequiredService<PgPoolConsole.Proxy.Sessions.SessionCoordinator>().IsPaused);
+            (await proxy.PsqlAsync(database, "CREATE TABLE t (id int)", "INSERT INTO t VALUES (1)")).EnsureSuccess();
+        }
+        finally
+        {
+            await RestoreConfigurationAsync(original);
+            File.Delete(script);
+        }
+    }
+
+    [Fact]
+    public async Task TransactionHeldOpenPastRecoveryTimeout_AbortsTheRecoveryAtThePause_AndTheTransactionCommits()
+    {
+        var original = await ReconfigureAsync("recovery_timeout = 2");
+        try
+        {
+            var database = await proxy.CreateDatabaseAsync("held");
+            (await proxy.PsqlAsync(database, "CREATE TABLE t (id int PRIMARY KEY)")).EnsureSuccess();
+            await KillAndWaitDownAsync(1);
+            await using var holder = await proxy.OpenAsync(database);
+            await using var transaction = await holder.BeginTransactionAsync();
+            await using (var insert = new NpgsqlCommand("INSERT INTO t VALUES (1)", holder, transaction))
+            {
+                await insert.ExecuteNonQueryAsync();
+            }
+
+            var result = await Administration.RecoverAsync(1, default);
+            var progress = proxy.Host.Store.Recovery.All[0];
+            WriteStages(progress);
+
+            Assert.False(result.Succeeded);
+            Assert.Equal(RecoveryStageOutcome.Failed, progress.Stages[3].Outcome);
+            Assert.Contains("did not reach a transaction boundary within 2 s", progress.Error, StringComparison.Ordinal);
+            Assert.Equal(NodeStatus.Down, proxy.Host.Store.Current.Find(1)!.Status);
+            await transaction.CommitAsync();
+            Assert.Equal(["1"], await NodeSql.ReadColumnAsync(proxy.Nodes[0], database, "SELECT count(*)::text FROM t"));
+        }
+        finally
+        {
+            await RestoreConfigurationAsync(original);
+        }
+
+        // The first stage left node 1 a standby of node 0: attaching it as it is would add a
+        // read-only node, so it is refused; a new recovery brings it back.
+        var attach = await Administration.AttachAsync(1, default);
+        Assert.Equal(AdminError.InvalidState, attach.Error);
+        Assert.Contains("in recovery", attach.Message, StringComparison.Ordinal);
+        var again = await Administration.RecoverAsync(1, default);
+        Assert.True(again.Succeeded, again.Message);
+    }
+
+    [Fact]
+    public async Task SecondRecoveryRequest_WhileOneRuns_IsRefused()
+    {
+        await KillAndWaitDownAsync(1);
+
+        var (first, id) = await Administration.StartRecoveryAsync(1, default);
+        var (second, secondId) = await Administration.StartRecoveryAsync(1, default);
+
+        Assert.True(first.Succeeded, first.Message);
+        Assert.Null(secondId);
+        Assert.Equal(AdminError.Busy, second.Error);
+        Assert.Contains($"a recovery is already running (node 1, id {id})", second.Message, StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => proxy.Host.Store.Recovery.Find(id!)?.Outcome != RecoveryOutcome.Running, TimeSpan.FromMinutes(2), "the first recovery ends");
+        Assert.Equal(RecoveryOutcome.Succeeded, proxy.Host.Store.Recovery.Find(id!)!.Outcome);
+        Assert.Equal(AdminError.InvalidState, (await Administration.StartRecoveryAsync(1, default)).Result.Error); // attached now
+        Assert.Equal(AdminError.UnknownNode, (await Administration.StartRecoveryAsync(9, default)).Result.Error);
+    }
+
+    [Fact]
+    public async Task RecoveryUnderPgbench_NoClientErrors_ShortPause_NodesIdentical()
+    {
+        var database = await proxy.CreateDatabaseAsync("recoverload");
+        var port = proxy.ProxyPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var init = await Pgbench.RunAsync(["-h", "127.0.0.1", "-p", port, "-U", "postgres", "-i", "-s", "1", database], null, TimeSpan.FromMinutes(2));
+        Assert.True(init.Process.Succeeded, init.Process.Describe());
+        await KillAndWaitDownAsync(1);
+
+        var run = Pgbench.RunAsync(["-h", "127.0.0.1", "-p", port, "-U", "postgres", "-c", "8", "-j", "2", "-T", "25", database], null, TimeSpan.FromMinutes(3));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var result = await Administration.RecoverAsync(1, default);
+        var progress = proxy.Host.Store.Recovery.All[0];
+        WriteStages(progress);
+        var bench = await run;
+        output.WriteLine(bench.Process.StandardOutput);
+
+        Assert.True(result.Succeeded, result.Message + "\n" + result.Detail);
+        Assert.Equal(0, bench.AbortedClients);
+        Assert.Equal(0L, bench.FailedTransactions ?? 0);
+        Assert.False(bench.RunAborted, bench.Process.Describe());
+        var pause = progress.Stages[7].FinishedAt!.Value - progress.Stages[3].StartedAt!.Value;
+        output.WriteLine($"paused for {pause.TotalMilliseconds:0} ms");
+        Assert.True(pause < TimeSpan.FromSeconds(5), $"the pause took {pause}");
+        await NodeComparer.AssertAllTablesIdenticalAsync(proxy.Nodes, database);
+        var history = await NodeSql.ReadColumnAsync(proxy.Nodes[1], database, "SELECT count(*)::text FROM pgbench_history");
+        Assert.Equal(bench.TransactionsProcessed, long.Parse(history.Single(), System.Globalization.CultureInfo.InvariantCulture));
     }
 }
