@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections;
 using PgPoolConsole.Api.Cli;
+using PgPoolConsole.Api.ControlPlane;
 using PgPoolConsole.Api.Jobs;
 using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Cluster;
@@ -120,6 +121,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         services.AddSingleton(sp => new PcpServer(store, optionsHolder, sp.GetRequiredService<IClusterAdministration>(), sp.GetRequiredService<PcpUsers>().Current, sp.GetRequiredService<ILogger<PcpServer>>()));
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromDays(1)); // smart shutdown waits for clients
         services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddControlPlane();
 
         var httpEndpoints = HttpEndpoints(commandLine.Urls ?? DefaultUrls).ToList();
         if (httpEndpoints.Any(e => e.Https) && security.Current.Tls is null)

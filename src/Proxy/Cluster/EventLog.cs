@@ -48,9 +48,12 @@ public sealed class EventLog
             var sequence = ++_sequence;
             entry = new LogEntry(sequence, _timeProvider.GetUtcNow(), level, pid, nodeId, category, message);
             _ring[sequence % _ring.Length] = entry;
+
+            // Published under the lock so subscribers see sequence numbers in order: a reader
+            // that drops what it has already seen by sequence must never see 6 before 5.
+            Entries.Publish(entry);
         }
 
-        Entries.Publish(entry);
         return entry;
     }
 

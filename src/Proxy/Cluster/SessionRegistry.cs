@@ -44,6 +44,10 @@ public interface IProxySession
 public sealed class SessionRegistry
 {
     private readonly ConcurrentDictionary<int, IProxySession> _sessions = new();
+
+    // Sessions start and end on many threads at once; counting and publishing under one lock
+    // keeps the published counts in order, so the last count a subscriber sees is the real one.
+    private readonly object _countGate = new();
     private int _nextId = Random.Shared.Next(10000, 30000);
 
     public int Count => _sessions.Count;
@@ -72,15 +76,21 @@ public sealed class SessionRegistry
 
     public void Add(IProxySession session)
     {
-        _sessions[session.Id] = session;
-        CountChanges.Publish(_sessions.Count);
+        lock (_countGate)
+        {
+            _sessions[session.Id] = session;
+            CountChanges.Publish(_sessions.Count);
+        }
     }
 
     public void Remove(IProxySession session)
     {
-        if (_sessions.TryRemove(new KeyValuePair<int, IProxySession>(session.Id, session)))
+        lock (_countGate)
         {
-            CountChanges.Publish(_sessions.Count);
+            if (_sessions.TryRemove(new KeyValuePair<int, IProxySession>(session.Id, session)))
+            {
+                CountChanges.Publish(_sessions.Count);
+            }
         }
     }
 

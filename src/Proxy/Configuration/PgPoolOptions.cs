@@ -173,6 +173,18 @@ public sealed class PgPoolOptions
     /// <summary>allow_nondeterministic_writes.</summary>
     public bool AllowNondeterministicWrites { get; init; }
 
+    /// <summary>control_plane_api_token; '' = REST and the hub accept only pcp.conf users.</summary>
+    public string ControlPlaneApiToken { get; init; } = "";
+
+    /// <summary>control_plane_anonymous_health: /health needs no login (as Patroni's REST API).</summary>
+    public bool ControlPlaneAnonymousHealth { get; init; } = true;
+
+    /// <summary>control_plane_anonymous_metrics: /metrics needs no login.</summary>
+    public bool ControlPlaneAnonymousMetrics { get; init; }
+
+    /// <summary>control_plane_max_failed_logins: failed logins per client address per minute before it is locked out for a minute.</summary>
+    public int ControlPlaneMaxFailedLogins { get; init; } = 5;
+
     /// <summary>
     /// Every known setting with its value in effect (defaults filled in, per-node values per backend),
     /// for GET /api/config and SHOW POOL_STATUS. Secret values are already masked.

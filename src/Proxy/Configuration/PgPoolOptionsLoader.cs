@@ -313,6 +313,10 @@ public static class PgPoolOptionsLoader
         RecoveryPauseTimeoutAction = load.Text("recovery_pause_timeout_action"),
         ReplicaStatementTimeout = load.Int("replica_statement_timeout"),
         AllowNondeterministicWrites = load.Bool("allow_nondeterministic_writes"),
+        ControlPlaneApiToken = load.Text("control_plane_api_token"),
+        ControlPlaneAnonymousHealth = load.Bool("control_plane_anonymous_health"),
+        ControlPlaneAnonymousMetrics = load.Bool("control_plane_anonymous_metrics"),
+        ControlPlaneMaxFailedLogins = load.Int("control_plane_max_failed_logins"),
         Effective = effective,
     };
 

@@ -137,6 +137,12 @@ public static class PgPoolSettings
         Choice("recovery_pause_timeout_action", ["abort", "cancel", "wait"], o => o.RecoveryPauseTimeoutAction, "When a transaction is still open recovery_timeout seconds into a recovery's pause: abort the recovery, cancel the transaction (its session ends), or wait; not a pgpool-II key"),
         Number("replica_statement_timeout", o => o.ReplicaStatementTimeout, Reload, "Timeout in milliseconds for statements on replica nodes (0 = off); not a pgpool-II key", 0, TimeUnit.Milliseconds),
         Flag("allow_nondeterministic_writes", o => o.AllowNondeterministicWrites, Reload, "Allow writes whose result may differ between nodes (random(), clock_timestamp(), ...); not a pgpool-II key"),
+
+        // web control plane (ours)
+        Text("control_plane_api_token", o => o.ControlPlaneApiToken, Reload, "Bearer token accepted by the REST API and the SignalR hub besides pcp.conf users ('' = none); not a pgpool-II key", secret: true),
+        Flag("control_plane_anonymous_health", o => o.ControlPlaneAnonymousHealth, Reload, "Serve /health and /health/* without login (for load balancers and monitoring); not a pgpool-II key"),
+        Flag("control_plane_anonymous_metrics", o => o.ControlPlaneAnonymousMetrics, Reload, "Serve /metrics without login (for Prometheus); not a pgpool-II key"),
+        Number("control_plane_max_failed_logins", o => o.ControlPlaneMaxFailedLogins, Reload, "Failed logins allowed per client address within a minute before further attempts are refused for a minute; not a pgpool-II key", 1),
     ];
 
     /// <summary>Old spellings and the key they stand for.</summary>

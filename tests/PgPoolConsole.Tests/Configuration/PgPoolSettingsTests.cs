@@ -47,10 +47,10 @@ public class PgPoolSettingsTests
     }
 
     [Fact]
-    public void All_PasswordsAndTheJobStoreConnectionString_AreSecret()
+    public void All_PasswordsTheJobStoreConnectionStringAndTheApiToken_AreSecret()
     {
         Assert.Equal(
-            ["health_check_password", "recovery_password", "hangfire_connection_string"],
+            ["health_check_password", "recovery_password", "hangfire_connection_string", "control_plane_api_token"],
             PgPoolSettings.All.Where(d => d.IsSecret).Select(d => d.Name));
     }
 
