@@ -42,6 +42,7 @@ public static class Program
                 "passwd" => PasswdCommand.Run(commandLine),
                 "demo" => await DemoCommand.RunAsync(commandLine),
                 "verify" => await VerifyCommand.RunAsync(commandLine),
+                "recover" => await RecoverCommand.RunAsync(commandLine),
                 "pcp" => await PcpCommand.RunAsync(commandLine.Arguments, Console.Out, Console.Error),
                 _ => throw new CommandLineException($"unknown command \"{commandLine.Command}\""),
             };

@@ -44,7 +44,7 @@ public static class PgbenchStatements
 public class SqlBenchmarks
 {
     private readonly List<SqlToken> _tokens = new(64);
-    private readonly QueryRouter _router = new();
+    private readonly QueryRouter _router = new(new CatalogCache());
     private int _counter;
 
     /// <summary>SqlLexer.Tokenize over the seven statements of one TPC-B transaction.</summary>
