@@ -327,10 +327,29 @@ public sealed partial class ClientSession : IProxySession
     {
         if (_transactionStatus == 'I')
         {
-            await _context.Gate.WaitWhilePausedAsync(cancellationToken);
-            if (_commands.HasPending)
+            // While the gate is closed, keep serving posted commands: the pause itself is one
+            // (it parks this session), and it cannot finish while the session only waits here.
+            while (true)
             {
-                await RunPostedCommandsAsync(cancellationToken);
+                if (_commands.HasPending)
+                {
+                    await RunPostedCommandsAsync(cancellationToken);
+                }
+
+                var open = _context.Gate.WaitWhilePausedAsync(cancellationToken);
+                if (!open.IsCompleted)
+                {
+                    await Task.WhenAny(open, _commands.WaitAsync());
+                }
+
+                if (open.IsCompleted)
+                {
+                    await open;
+                    if (!_commands.HasPending)
+                    {
+                        break;
+                    }
+                }
             }
         }
 
