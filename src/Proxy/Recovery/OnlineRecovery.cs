@@ -131,6 +131,10 @@ public sealed partial class OnlineRecovery(
 
         tracker.Start(4);
         LogStartingSecondStage(logger);
+
+        // The second stage's CHECKPOINT runs while traffic waits; one now, while it still flows,
+        // leaves that one only the last moments' pages to write.
+        await QueryAsync(main, "CHECKPOINT", cancellationToken);
         var pauseStarted = Stopwatch.GetTimestamp();
         var onTimeout = settings.RecoveryPauseTimeoutAction switch
         {
