@@ -226,4 +226,38 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
         var history = await NodeSql.ReadColumnAsync(proxy.Nodes[1], database, "SELECT count(*)::text FROM pgbench_history");
         Assert.Equal(bench.TransactionsProcessed, long.Parse(history.Single(), System.Globalization.CultureInfo.InvariantCulture));
     }
+
+    [Fact]
+    public async Task RestApi_Recover_Answers202WithLocation_RefusesASecondWith409_AndTheJobReportsEveryStage()
+    {
+        await KillAndWaitDownAsync(1);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{proxy.HttpPort}") };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("postgres:postgres")));
+
+        using var started = await http.PostAsync(new Uri("/api/nodes/1/recover", UriKind.Relative), null);
+        using var second = await http.PostAsync(new Uri("/api/nodes/1/recover", UriKind.Relative), null);
+
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, started.StatusCode);
+        var location = started.Headers.Location!.ToString();
+        Assert.StartsWith("/api/recoveries/", location, StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, second.StatusCode);
+        Assert.Equal("application/problem+json", second.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("already running", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        System.Text.Json.JsonElement recovery;
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        do
+        {
+            await Task.Delay(200);
+            recovery = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri(location, UriKind.Relative))).RootElement;
+        }
+        while (recovery.GetProperty("outcome").GetString() == "running" && DateTime.UtcNow < deadline);
+
+        output.WriteLine(recovery.ToString());
+        Assert.Equal(8, recovery.GetProperty("stages").GetArrayLength());
+        Assert.Equal("succeeded", recovery.GetProperty("outcome").GetString());
+        Assert.All(recovery.GetProperty("stages").EnumerateArray(), stage => Assert.Equal("succeeded", stage.GetProperty("outcome").GetString()));
+        Assert.True(proxy.Host.Store.Current.Find(1)!.IsUsable);
+    }
 }
