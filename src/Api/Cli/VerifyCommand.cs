@@ -3,6 +3,7 @@ using PgPoolConsole.Api.Hosting;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Replication;
+using PgPoolConsole.Proxy.Security;
 
 namespace PgPoolConsole.Api.Cli;
 
@@ -43,7 +44,7 @@ internal static class VerifyCommand
         var loaded = ConfigurationFiles.Load(commandLine, appSettings);
         var saved = new NodeStatusFile(Path.Combine(loaded.Options.Logdir, "pgpool_status")).Read();
         var now = DateTimeOffset.UtcNow;
-        var nodes = loaded.Options.Backends.Select(b => NodeState.FromOptions(b, saved.GetValueOrDefault(b.Id) == NodeStatus.Down ? NodeStatus.Down : NodeStatus.Up, "down in pgpool_status", now));
+        var nodes = loaded.Options.Backends.Select(b => NodeState.FromOptions(b, BackendTls.Load(b.Tls, loaded.Directory, b.Id), saved.GetValueOrDefault(b.Id) == NodeStatus.Down ? NodeStatus.Down : NodeStatus.Up, "down in pgpool_status", now));
         var store = new ClusterStateStore(nodes, TimeProvider.System);
         var verifier = new ConsistencyVerifier(store, new OptionsHolder(loaded.Options), NullLogger<ConsistencyVerifier>.Instance);
         var check = await verifier.RunAsync("cli", new ConsistencyRequest(databases, tables, chunkRows), CancellationToken.None);

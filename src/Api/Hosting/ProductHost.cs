@@ -65,7 +65,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         var security = new ClientSecurityHolder(ClientSecurity.Load(options, configuration.Directory, commandLine.HbaFile));
         var timeProvider = TimeProvider.System;
         var statusFile = new NodeStatusFile(Path.Combine(options.Logdir, "pgpool_status"));
-        var store = new ClusterStateStore(InitialNodes(options, statusFile, commandLine.DiscardStatus, timeProvider), timeProvider);
+        var store = new ClusterStateStore(InitialNodes(options, configuration.Directory, statusFile, commandLine.DiscardStatus, timeProvider), timeProvider);
 
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(commandLine.Debug ? LogLevel.Debug : LogLevel.Information);
@@ -226,15 +226,19 @@ public sealed partial class ProductHost : IAsyncDisposable
         _pidFile?.Dispose();
     }
 
-    private static IEnumerable<NodeState> InitialNodes(PgPoolOptions options, NodeStatusFile statusFile, bool discardStatus, TimeProvider timeProvider)
+    /// <summary>The configured nodes; reading their backend_ssl* files may throw <see cref="ConfigException"/>.</summary>
+    private static List<NodeState> InitialNodes(PgPoolOptions options, string configDirectory, NodeStatusFile statusFile, bool discardStatus, TimeProvider timeProvider)
     {
+        var nodes = new List<NodeState>();
         var saved = discardStatus ? new Dictionary<int, NodeStatus>() : statusFile.Read();
         var now = timeProvider.GetUtcNow();
         foreach (var backend in options.Backends)
         {
             var wasDown = saved.TryGetValue(backend.Id, out var status) && status == NodeStatus.Down;
-            yield return NodeState.FromOptions(backend, wasDown ? NodeStatus.Down : NodeStatus.Waiting, "down in pgpool_status before the restart", now);
+            nodes.Add(NodeState.FromOptions(backend, BackendTls.Load(backend.Tls, configDirectory, backend.Id), wasDown ? NodeStatus.Down : NodeStatus.Waiting, "down in pgpool_status before the restart", now));
         }
+
+        return nodes;
     }
 
     private static string PcpSocketPath(PgPoolOptions options) => Path.Combine(options.PcpSocketDir, $".s.PGSQL.{options.PcpPort}");

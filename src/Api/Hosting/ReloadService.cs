@@ -25,11 +25,15 @@ public sealed partial class ReloadService(CommandLine commandLine, IConfiguratio
         {
             LoadedConfiguration loaded;
             ClientSecurity newSecurity;
+            Dictionary<int, BackendTls> addedTls;
             try
             {
                 loaded = ConfigurationFiles.Load(commandLine, appSettings);
-                // pool_hba.conf and pool_passwd are read again; TLS settings need a restart.
+                // pool_hba.conf and pool_passwd are read again; TLS settings need a restart
+                // (except for nodes the reload adds).
                 newSecurity = ClientSecurity.Load(loaded.Options, loaded.Directory, commandLine.HbaFile, security.Current.Tls, loadTls: false);
+                addedTls = loaded.Options.Backends.Where(b => store.Current.Find(b.Id) is null)
+                    .ToDictionary(b => b.Id, b => BackendTls.Load(b.Tls, loaded.Directory, b.Id));
             }
             catch (ConfigException e)
             {
@@ -54,7 +58,7 @@ public sealed partial class ReloadService(CommandLine commandLine, IConfiguratio
                 }
 
                 added.Add(backend.Id);
-                var node = NodeState.FromOptions(backend, NodeStatus.Down, "added by reload; attach it with online recovery", now);
+                var node = NodeState.FromOptions(backend, addedTls[backend.Id], NodeStatus.Down, "added by reload; attach it with online recovery", now);
                 store.Update(snapshot => snapshot with { Nodes = [.. snapshot.Nodes.Append(node).OrderBy(n => n.Id)] });
                 LogNodeAdded(logger, backend.Id, backend.Hostname, backend.Port);
             }

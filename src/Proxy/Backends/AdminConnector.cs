@@ -17,7 +17,7 @@ public static class AdminConnector
             : (options.HealthCheck.User, options.HealthCheck.Password);
         var connector = new BackendConnector(TimeSpan.FromMilliseconds(Math.Max(1000, options.ConnectTimeout)));
         return connector.ConnectAsync(
-            new BackendEndpoint(node.Id, node.Host, node.Port),
+            BackendEndpoint.Of(node),
             [new("user", user), new("database", database), new("application_name", applicationName), new("DateStyle", "ISO"), new("TimeZone", "UTC"), new("extra_float_digits", "3")],
             _ => ValueTask.FromResult<string?>(password.Length > 0 ? password : null),
             cancellationToken);

@@ -1,13 +1,26 @@
 using System.Diagnostics;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
+using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Protocol;
+using PgPoolConsole.Proxy.Security;
 
 namespace PgPoolConsole.Proxy.Backends;
 
-/// <summary>Where a backend node listens.</summary>
+/// <summary>Where a backend node listens, and how to speak TLS to it.</summary>
 public sealed record BackendEndpoint(int NodeId, string Host, int Port)
 {
+    /// <summary>backend_sslmode and friends for this node.</summary>
+    public BackendTls Tls { get; init; } = BackendTls.Default;
+
+    /// <summary>The endpoint of a configured node.</summary>
+    public static BackendEndpoint Of(NodeState node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return new BackendEndpoint(node.Id, node.Host, node.Port) { Tls = node.Tls };
+    }
+
     public override string ToString() => $"{Host}:{Port}";
 }
 
@@ -43,6 +56,9 @@ public sealed class BackendConnection : IAsyncDisposable
     public PgMessageReader Reader { get; }
 
     public PipeWriter Writer { get; }
+
+    /// <summary>Whether the connection is encrypted (backend_sslmode and what the node offered).</summary>
+    public bool IsTls => _stream is SslStream;
 
     public int ProcessId { get; internal set; }
 

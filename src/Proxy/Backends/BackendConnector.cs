@@ -1,4 +1,7 @@
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Security.Authentication;
 using PgPoolConsole.Proxy.Protocol;
 using PgPoolConsole.Proxy.Security;
 
@@ -41,7 +44,10 @@ public sealed class PasswordRequiredException(int nodeId) : Exception($"backend 
     public int NodeId { get; } = nodeId;
 }
 
-/// <summary>Opens and authenticates backend connections (trust, cleartext, md5, SCRAM-SHA-256).</summary>
+/// <summary>
+/// Opens and authenticates backend connections (trust, cleartext, md5, SCRAM-SHA-256), over TLS
+/// as the endpoint's backend_sslmode says (libpq's sslmode semantics).
+/// </summary>
 public sealed class BackendConnector
 {
     private readonly TimeSpan _connectTimeout;
@@ -57,6 +63,41 @@ public sealed class BackendConnector
         ConnectAsync(endpoint, startupParameters, async token => await passwordProvider(token) is { } password ? new BackendCredential(password) : null, cancellationToken);
 
     public async Task<BackendConnection> ConnectAsync(BackendEndpoint endpoint, IReadOnlyList<KeyValuePair<string, string>> startupParameters, CredentialProvider passwordProvider, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        switch (endpoint.Tls.Mode)
+        {
+            case BackendSslMode.Allow:
+                try
+                {
+                    return await ConnectAsync(endpoint, startupParameters, passwordProvider, BackendSslMode.Disable, cancellationToken);
+                }
+                catch (BackendRejectedException e) when (e.Error.SqlState == "28000")
+                {
+                    // allow: plain text first; when pg_hba.conf refuses it, TLS (as libpq).
+                    return await ConnectAsync(endpoint, startupParameters, passwordProvider, BackendSslMode.Require, cancellationToken);
+                }
+
+            case BackendSslMode.Disable:
+                try
+                {
+                    return await ConnectAsync(endpoint, startupParameters, passwordProvider, BackendSslMode.Disable, cancellationToken);
+                }
+                catch (BackendRejectedException e) when (e.Error is { SqlState: "28000", Hint: null } && e.Error.Message.Contains("no encryption", StringComparison.Ordinal))
+                {
+                    throw new BackendRejectedException(e.NodeId, e.Error with
+                    {
+                        Hint = $"backend node {endpoint.NodeId} ({endpoint}) refuses connections without TLS and backend_sslmode is 'disable' for it; set backend_sslmode (or backend_sslmode{endpoint.NodeId}) to prefer or stronger",
+                    });
+                }
+
+            default:
+                return await ConnectAsync(endpoint, startupParameters, passwordProvider, endpoint.Tls.Mode, cancellationToken);
+        }
+    }
+
+    /// <summary>One connection attempt: plain text when <paramref name="mode"/> is Disable, else SSLRequest first.</summary>
+    private async Task<BackendConnection> ConnectAsync(BackendEndpoint endpoint, IReadOnlyList<KeyValuePair<string, string>> startupParameters, CredentialProvider passwordProvider, BackendSslMode mode, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_connectTimeout);
@@ -74,7 +115,8 @@ public sealed class BackendConnector
             }
 
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            connection = new BackendConnection(endpoint, socket, new NetworkStream(socket, ownsSocket: false), _maxMessageLength)
+            var stream = new NetworkStream(socket, ownsSocket: false);
+            connection = new BackendConnection(endpoint, socket, mode == BackendSslMode.Disable ? stream : await NegotiateTlsAsync(endpoint, stream, mode, timeout.Token), _maxMessageLength)
             {
                 StartupUser = startupParameters.FirstOrDefault(p => p.Key == "user").Value ?? "",
             };
@@ -99,6 +141,60 @@ public sealed class BackendConnector
             throw;
         }
     }
+
+    /// <summary>
+    /// Sends SSLRequest and reads the one-byte answer straight from the socket (so no plain-text
+    /// byte after it can be mistaken for TLS data). 'S': the TLS handshake (TLS 1.2 or 1.3), with
+    /// the checks backend_sslrootcert and verify-full ask for. 'N': plain text when
+    /// <paramref name="mode"/> is prefer, an error otherwise. A refusal is a
+    /// <see cref="BackendRejectedException"/> (a configuration problem, not a dead node).
+    /// </summary>
+    private static async Task<Stream> NegotiateTlsAsync(BackendEndpoint endpoint, NetworkStream network, BackendSslMode mode, CancellationToken cancellationToken)
+    {
+        await network.WriteAsync(PgWriter.SslRequest(), cancellationToken);
+        var answer = new byte[1];
+        if (await network.ReadAsync(answer, cancellationToken) == 0)
+        {
+            throw new IOException("the server closed the connection after SSLRequest");
+        }
+
+        switch (answer[0])
+        {
+            case (byte)'S':
+                break;
+            case (byte)'N' when mode == BackendSslMode.Prefer:
+                return network;
+            case (byte)'N':
+                throw TlsRefused(endpoint, $"backend node {endpoint.NodeId} ({endpoint}) does not accept TLS connections (it answered 'N' to SSLRequest: ssl = off on that server?), but backend_sslmode is '{endpoint.Tls.ModeName}' for it");
+            case (byte)'E':
+                throw TlsRefused(endpoint, $"backend node {endpoint.NodeId} ({endpoint}) answered SSLRequest with an error (the server does not understand SSLRequest)");
+            default:
+                throw TlsRefused(endpoint, $"backend node {endpoint.NodeId} ({endpoint}) answered SSLRequest with the unexpected byte 0x{answer[0]:X2}; is it a PostgreSQL server?");
+        }
+
+        var tls = new SslStream(network, leaveInnerStreamOpen: false);
+        var failure = new StrongBox<string?>();
+        try
+        {
+            await tls.AuthenticateAsClientAsync(endpoint.Tls.ClientOptions(endpoint.Host, failure), cancellationToken);
+            return tls;
+        }
+        catch (AuthenticationException e)
+        {
+            await tls.DisposeAsync();
+            throw TlsRefused(endpoint, failure.Value is { } reason
+                ? $"backend node {endpoint.NodeId} ({endpoint}): certificate verification failed: {reason}"
+                : $"TLS handshake with backend node {endpoint.NodeId} ({endpoint}) failed: {e.Message}{(e.InnerException is { } inner ? $" ({inner.Message})" : "")}");
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static BackendRejectedException TlsRefused(BackendEndpoint endpoint, string message) =>
+        new(endpoint.NodeId, new PgErrorFields { Severity = "FATAL", SqlState = "08001", Message = message });
 
     private static async ValueTask DisposeQuietlyAsync(BackendConnection? connection, Socket socket)
     {

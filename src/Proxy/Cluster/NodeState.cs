@@ -34,6 +34,9 @@ public sealed record NodeState
     public NodeStatus Status { get; init; } = NodeStatus.Waiting;
     public DateTimeOffset LastStatusChange { get; init; }
 
+    /// <summary>TLS to the node (backend_sslmode and friends), fixed until restart.</summary>
+    public Security.BackendTls Tls { get; init; } = Security.BackendTls.Default;
+
     /// <summary>Why the node went down (health check, backend error, detach request, mismatch).</summary>
     public string? DownReason { get; init; }
 
@@ -42,9 +45,10 @@ public sealed record NodeState
 
     public string StatusName => StatusNames.Of(Status);
 
-    /// <summary>A node as configured by backend_* settings, with the given status.</summary>
-    public static NodeState FromOptions(Configuration.BackendOptions backend, NodeStatus status, string? downReason, DateTimeOffset now) => new()
+    /// <summary>A node as configured by backend_* settings (<paramref name="tls"/> loaded from its backend_ssl* files), with the given status.</summary>
+    public static NodeState FromOptions(Configuration.BackendOptions backend, Security.BackendTls tls, NodeStatus status, string? downReason, DateTimeOffset now) => new()
     {
+        Tls = tls,
         Id = backend.Id,
         Host = backend.Hostname,
         Port = backend.Port,

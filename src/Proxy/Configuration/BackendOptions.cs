@@ -22,4 +22,7 @@ public sealed class BackendOptions
 
     /// <summary>The global health_check_* values overridden by this node's health_check_*N, if any.</summary>
     public required HealthCheckOptions HealthCheck { get; init; }
+
+    /// <summary>The global backend_ssl* values overridden by this node's backend_ssl*N, if any.</summary>
+    public BackendTlsOptions Tls { get; init; } = new();
 }

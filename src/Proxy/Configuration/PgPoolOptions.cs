@@ -153,6 +153,9 @@ public sealed class PgPoolOptions
 
     public bool AllowClearTextFrontendAuth { get; init; }
 
+    /// <summary>backend_ssl* (ours): the global values; the per-node result is in <see cref="BackendOptions.Tls"/>.</summary>
+    public BackendTlsOptions BackendTls { get; init; } = new();
+
     /// <summary>pool_key_file (ours): the key for AES lines of pool_passwd; '' = $PGPOOLKEYFILE, else ~/.pgpoolkey (pgpool-II's places).</summary>
     public string PoolKeyFile { get; init; } = "";
 

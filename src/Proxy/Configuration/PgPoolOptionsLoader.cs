@@ -210,8 +210,18 @@ public static class PgPoolOptionsLoader
             AllowToFailover = !flags.Split('|').Contains("DISALLOW_TO_FAILOVER"),
             ApplicationName = (string)load.NodeValue("backend_application_name", id),
             HealthCheck = ReadHealthCheck(name => load.NodeValue(name, id)),
+            Tls = ReadBackendTls(name => load.NodeValue(name, id)),
         };
     }
+
+    /// <summary>The backend_ssl* settings, read globally or for one node.</summary>
+    private static BackendTlsOptions ReadBackendTls(Func<string, object> value) => new()
+    {
+        Mode = (string)value("backend_sslmode"),
+        RootCert = (string)value("backend_sslrootcert"),
+        Cert = (string)value("backend_sslcert"),
+        Key = (string)value("backend_sslkey"),
+    };
 
     /// <summary>The health_check_* settings, read globally or for one node.</summary>
     private static HealthCheckOptions ReadHealthCheck(Func<string, object> value) => new()
@@ -243,10 +253,49 @@ public static class PgPoolOptionsLoader
             load.Errors.Add(ConfigMessage.At(sslEntry, "ssl = on needs ssl_cert and ssl_key"));
         }
 
+        ValidateBackendTls(load, backends);
+
         if (backends.Count > 0 && backends.All(b => b.Weight == 0) && load.Bool("load_balance_mode"))
         {
             load.Warnings.Add(new ConfigMessage(load.MainSource, 0, null,
                 "load_balance_mode is on but every backend_weight is 0, so there is nothing to balance by; set backend_weightN for the nodes that should take reads"));
+        }
+    }
+
+    /// <summary>
+    /// Per node: verify-ca and verify-full need backend_sslrootcert (libpq would fall back to
+    /// ~/.postgresql/root.crt; we ask for the file), and backend_sslcert and backend_sslkey come
+    /// together. The files themselves are read at start (BackendTls.Load).
+    /// </summary>
+    private static void ValidateBackendTls(LoadContext load, List<BackendOptions> backends)
+    {
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        void Error(string name, int id, string text)
+        {
+            // A global key shared by several nodes is reported once.
+            var (entry, key) = load.Origin(name, id);
+            if (reported.Add(key))
+            {
+                load.Errors.Add(new ConfigMessage(entry?.Source ?? load.MainSource, entry?.Line ?? 0, key, text.Replace("{key}", key, StringComparison.Ordinal)));
+            }
+        }
+
+        foreach (var backend in backends)
+        {
+            var tls = backend.Tls;
+            if (tls.Mode is "verify-ca" or "verify-full" && tls.RootCert.Length == 0)
+            {
+                Error("backend_sslmode", backend.Id, $"{{key}} = '{tls.Mode}' needs backend_sslrootcert: the CA certificates (PEM) that signed the node's certificate, or 'system'");
+            }
+
+            if (tls.Cert.Length > 0 && tls.Key.Length == 0)
+            {
+                Error("backend_sslcert", backend.Id, "{key} needs backend_sslkey (the certificate's private key) too");
+            }
+            else if (tls.Key.Length > 0 && tls.Cert.Length == 0)
+            {
+                Error("backend_sslkey", backend.Id, "{key} needs backend_sslcert (the client certificate) too");
+            }
         }
     }
 
@@ -288,6 +337,7 @@ public static class PgPoolOptionsLoader
         Logdir = load.Text("logdir"),
         PidFileName = load.Text("pid_file_name"),
         HealthCheck = ReadHealthCheck(load.Value),
+        BackendTls = ReadBackendTls(load.Value),
         ConnectTimeout = load.Int("connect_timeout"),
         FailoverCommand = load.Text("failover_command"),
         FailbackCommand = load.Text("failback_command"),
@@ -423,6 +473,11 @@ public static class PgPoolOptionsLoader
                 : definition.Scope == SettingScope.GlobalAndPerNode ? Value(definition)
                 : Parse(definition, null);
         }
+
+        /// <summary>Where a node's value of a global-and-per-node setting comes from: its own entry (nameN), else the global one.</summary>
+        public (ConfigEntry? Entry, string Key) Origin(string name, int id) =>
+            Nodes.TryGetValue(id, out var settings) && settings.TryGetValue(name, out var own) ? (own, name + id)
+            : (Global.GetValueOrDefault(name), name);
 
         public void NoteIgnored()
         {

@@ -131,6 +131,16 @@ public static class PgPoolSettings
         Flag("allow_clear_text_frontend_auth", o => o.AllowClearTextFrontendAuth, Reload, "Ask clients for a clear-text password when pool_passwd has none for the user"),
         Text("pool_key_file", o => o.PoolKeyFile, Reload, "Key file for AES-encrypted pool_passwd lines ('' = $PGPOOLKEYFILE, else ~/.pgpoolkey); not a pgpool-II key"),
 
+        // backend security: global values, overridable per node (backend_sslmode1); ours, after libpq's sslmode, sslrootcert, sslcert, sslkey
+        new("backend_sslmode", SettingType.Enumeration, SettingScope.GlobalAndPerNode, "TLS to the node, as libpq's sslmode: disable, allow, prefer (TLS when the node offers it), require, verify-ca, verify-full; not a pgpool-II key")
+        {
+            AllowedValues = BackendTlsOptions.Modes, NeedsRestart = Restart,
+            OptionsValue = o => o.BackendTls.Mode, NodeValue = b => b.Tls.Mode,
+        },
+        BackendTls("backend_sslrootcert", t => t.RootCert, "CA certificates (PEM) the node's certificate must chain to, 'system' for the system's store; checked whenever set, required by verify-ca and verify-full; not a pgpool-II key"),
+        BackendTls("backend_sslcert", t => t.Cert, "Client certificate (PEM) for nodes that ask for one ('' = none); not a pgpool-II key"),
+        BackendTls("backend_sslkey", t => t.Key, "Private key (PEM, not encrypted) of backend_sslcert; not a pgpool-II key"),
+
         // our own
         Text("hangfire_connection_string", o => o.HangfireConnectionString, Restart, "PostgreSQL connection string for the job store ('' = in memory); not a pgpool-II key", secret: true),
         Text("recovery_remote_command", o => o.RecoveryRemoteCommand, Reload, "Command that runs recovery stage scripts ('' = through SQL on the main node, as pgpool-II); not a pgpool-II key"),
@@ -363,6 +373,12 @@ public static class PgPoolSettings
         {
             Minimum = 0, Maximum = int.MaxValue, Unit = unit, IsSecret = secret,
             OptionsValue = o => value(o.HealthCheck), NodeValue = b => value(b.HealthCheck),
+        };
+
+    private static SettingDefinition BackendTls(string name, Func<BackendTlsOptions, object> value, string description) =>
+        new(name, SettingType.String, SettingScope.GlobalAndPerNode, description)
+        {
+            NeedsRestart = Restart, OptionsValue = o => value(o.BackendTls), NodeValue = b => value(b.Tls),
         };
 
     private static SettingDefinition Node(

@@ -35,7 +35,7 @@ public static class NodeProbe
             {
                 KeyValuePair<string, string>[] parameters = [new("user", settings.User), new("database", database), new("application_name", "pgpoolconsole health check")];
                 var password = settings.Password;
-                connection = await connector.ConnectAsync(new BackendEndpoint(node.Id, node.Host, node.Port), parameters, _ => ValueTask.FromResult<string?>(password.Length > 0 ? password : null), limit.Token);
+                connection = await connector.ConnectAsync(BackendEndpoint.Of(node), parameters, _ => ValueTask.FromResult<string?>(password.Length > 0 ? password : null), limit.Token);
                 PgWriter.Query(connection.Writer, "SELECT 1");
                 await connection.Writer.FlushAsync(limit.Token);
                 while (true)

@@ -227,6 +227,15 @@ public static class PgWriter
         writer.Advance(offset);
     }
 
+    /// <summary>SSLRequest: asks the server whether it speaks TLS (it answers one byte, 'S' or 'N').</summary>
+    public static byte[] SslRequest()
+    {
+        var bytes = new byte[8];
+        BinaryPrimitives.WriteInt32BigEndian(bytes, 8);
+        BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4), StartupPacket.SslRequestCode);
+        return bytes;
+    }
+
     public static byte[] CancelRequest(int processId, int secretKey)
     {
         var bytes = new byte[16];

@@ -80,7 +80,7 @@ public sealed class LockWaitInspector(ClusterStateStore store, OptionsHolder opt
         var connector = new BackendConnector(TimeSpan.FromSeconds(5));
         var database = settings.Database.Length > 0 ? settings.Database : "postgres";
         return await connector.ConnectAsync(
-            new BackendEndpoint(node.Id, node.Host, node.Port),
+            BackendEndpoint.Of(node),
             [new("user", settings.User), new("database", database), new("application_name", "pgpoolconsole lock monitor")],
             _ => ValueTask.FromResult<string?>(settings.Password.Length > 0 ? settings.Password : null),
             cancellationToken);

@@ -93,14 +93,20 @@ public sealed class ClientTls : IDisposable
         RequireFile("ssl_key", keyFile);
         try
         {
-            using var fromPem = X509Certificate2.CreateFromPemFile(certFile, keyFile);
-            // A PKCS#12 round trip gives a certificate whose key SslStream can use on every platform.
-            return X509CertificateLoader.LoadPkcs12(fromPem.Export(X509ContentType.Pkcs12), null);
+            return LoadPemWithKey(certFile, keyFile);
         }
         catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
             throw Error("ssl_cert", $"cannot load the certificate \"{certFile}\" with the private key \"{keyFile}\" (PEM files; an encrypted key is not supported): {e.Message}");
         }
+    }
+
+    /// <summary>A PEM certificate with its (unencrypted) PEM key; throws CryptographicException or ArgumentException.</summary>
+    internal static X509Certificate2 LoadPemWithKey(string certFile, string keyFile)
+    {
+        using var fromPem = X509Certificate2.CreateFromPemFile(certFile, keyFile);
+        // A PKCS#12 round trip gives a certificate whose key SslStream can use on every platform.
+        return X509CertificateLoader.LoadPkcs12(fromPem.Export(X509ContentType.Pkcs12), null);
     }
 
     private static X509Certificate2[] LoadCaCertificates(string file)

@@ -4,7 +4,12 @@ using PgPoolConsole.Proxy.Protocol;
 
 namespace PgPoolConsole.Proxy.Sessions;
 
-/// <summary>Sends a CancelRequest to a backend on a new connection, as PostgreSQL requires.</summary>
+/// <summary>
+/// Sends a CancelRequest to a backend on a new connection, as PostgreSQL requires. Always in plain
+/// text, also to nodes reached over TLS (libpq before 17 did the same; 17 and later use TLS when
+/// the cancelled connection did): the request carries only the backend's pid and secret key, and
+/// PostgreSQL handles it before pg_hba.conf, so hostssl-only nodes accept it.
+/// </summary>
 public static class BackendCanceller
 {
     public static async Task CancelAsync(BackendEndpoint endpoint, int processId, int secretKey, CancellationToken cancellationToken)

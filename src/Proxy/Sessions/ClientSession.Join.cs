@@ -36,7 +36,7 @@ public sealed partial class ClientSession
         var sqlPrepared = await BackendQuery.RunAsync(main, "SELECT statement FROM pg_catalog.pg_prepared_statements WHERE from_sql", cancellationToken);
         var channels = await BackendQuery.RunAsync(main, "SELECT pg_catalog.pg_listening_channels()", cancellationToken);
 
-        var endpoint = new BackendEndpoint(node.Id, node.Host, node.Port);
+        var endpoint = BackendEndpoint.Of(node);
         var backend = await _context.Connector.ConnectAsync(endpoint, _backendParameters, ProvidePasswordAsync, cancellationToken);
         try
         {

@@ -202,7 +202,7 @@ public sealed partial class ClientSession
             return pooled;
         }
 
-        var endpoint = new BackendEndpoint(node.Id, node.Host, node.Port);
+        var endpoint = BackendEndpoint.Of(node);
         return await _context.Connector.ConnectAsync(endpoint, parameters, ProvidePasswordAsync, cancellationToken);
     }
 

@@ -55,10 +55,11 @@ public class PgPoolSettingsTests
     }
 
     [Fact]
-    public void All_HealthCheckSettingsButNotConnectTimeout_ArePerNodeToo()
+    public void All_HealthCheckAndBackendTlsSettingsButNotConnectTimeout_ArePerNodeToo()
     {
         Assert.Equal(
-            ["health_check_period", "health_check_timeout", "health_check_user", "health_check_password", "health_check_database", "health_check_max_retries", "health_check_retry_delay"],
+            ["health_check_period", "health_check_timeout", "health_check_user", "health_check_password", "health_check_database", "health_check_max_retries", "health_check_retry_delay",
+             "backend_sslmode", "backend_sslrootcert", "backend_sslcert", "backend_sslkey"],
             PgPoolSettings.All.Where(d => d.Scope == SettingScope.GlobalAndPerNode).Select(d => d.Name));
     }
 }

@@ -70,7 +70,7 @@ public class ReloadDiffTests
 
         Assert.False(diff.NeedsRestart);
         Assert.Equal(
-            [("backend_hostname2", "", "db2"), ("backend_port2", "", "5433"), ("backend_weight2", "", "1"), ("backend_data_directory2", "", "/data"), ("backend_flag2", "", "ALLOW_TO_FAILOVER")],
+            [("backend_hostname2", "", "db2"), ("backend_port2", "", "5433"), ("backend_weight2", "", "1"), ("backend_data_directory2", "", "/data"), ("backend_flag2", "", "ALLOW_TO_FAILOVER"), ("backend_sslmode2", "", "prefer")],
             diff.Changes.Where(c => c.Name.StartsWith("backend_", StringComparison.Ordinal)).Select(c => (c.Name, c.OldValue, c.NewValue)));
         Assert.Contains(new SettingChange("health_check_user2", "", "nobody", false), diff.Changes);
     }
