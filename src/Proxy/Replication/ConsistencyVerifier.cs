@@ -108,7 +108,8 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
             string? upper = null;
             if (key.Count > 0)
             {
-                var boundary = await ScalarRowAsync(main, $"SELECT {string.Join(", ", key.Select(k => $"{k.Name}::text"))} FROM {table} {Where(lower)} ORDER BY {string.Join(", ", key.Select(k => k.Name))} OFFSET {chunkRows - 1} LIMIT 1", cancellationToken);
+                // ORDER BY names the table's columns: unqualified, it would sort by the text output column.
+                var boundary = await ScalarRowAsync(main, $"SELECT {string.Join(", ", key.Select(k => $"t.{k.Name}::text"))} FROM {table} t {Where(lower)} ORDER BY {string.Join(", ", key.Select(k => "t." + k.Name))} OFFSET {chunkRows - 1} LIMIT 1", cancellationToken);
                 upper = boundary is null ? null : KeyCondition(key, boundary, "<=");
             }
 
