@@ -41,11 +41,13 @@ public sealed class BackendTlsFixture() : ProxyFixture(2)
             await node.ExecuteAsync($"ALTER SYSTEM SET {setting} = '{Path.Combine(TlsDirectory, file)}'");
         }
 
+        await node.ExecuteAsync("SET password_encryption = 'scram-sha-256'; CREATE ROLE scram_tls LOGIN PASSWORD 'tls-and-scram'");
         await node.ExecuteAsync("ALTER SYSTEM SET ssl = on");
         await File.WriteAllTextAsync(Path.Combine(node.DataDirectory, "pg_hba.conf"), $"""
             local     all           all                     trust
             local     replication   all                     trust
             hostssl   {CertDatabase}  all   127.0.0.1/32    trust clientcert=verify-ca
+            hostssl   all           scram_tls 127.0.0.1/32  scram-sha-256
             hostssl   all           all     127.0.0.1/32    trust
             hostssl   replication   all     127.0.0.1/32    trust
 
@@ -180,6 +182,27 @@ public sealed class BackendTlsTests(BackendTlsFixture proxy) : IClassFixture<Bac
         await using var connection = await ConnectAsync(Endpoint(node, "127.0.0.1", new BackendTlsOptions { Mode = mode }));
 
         Assert.Equal(encrypted, connection.IsTls);
+    }
+
+    [Fact]
+    public async Task NodeRequiringTlsAndScram_LogsInWithScramOverTls_AndAWrongPasswordIsRefused()
+    {
+        var endpoint = Endpoint(0, "localhost", new BackendTlsOptions { Mode = "verify-full", RootCert = "ca.crt" });
+        Task<BackendConnection> Login(string password) => new BackendConnector(Timeout).ConnectAsync(
+            endpoint,
+            [new("user", "scram_tls"), new("database", "postgres")],
+            _ => ValueTask.FromResult<string?>(password),
+            CancellationToken.None).WaitAsync(Timeout);
+
+        await using (var connection = await Login("tls-and-scram"))
+        {
+            Assert.True(connection.IsTls);
+            var method = await BackendQuery.RunAsync(connection, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", CancellationToken.None);
+            Assert.Equal("t", method.Scalar);
+        }
+
+        var refused = await Assert.ThrowsAsync<BackendRejectedException>(() => Login("wrong"));
+        Assert.Equal("28P01", refused.Error.SqlState);
     }
 
     [Fact]
