@@ -81,6 +81,7 @@ public sealed partial class ClusterAdministrationService(
         }
 
         LogAttaching(logger, nodeId, node.HostAndPort);
+        await coordinator.WaitForCopyableStateAsync(TimeSpan.FromSeconds(Math.Max(1, options.Current.RecoveryTimeout)), cancellationToken);
         var writesDuringCheck = false;
         try
         {

@@ -131,6 +131,13 @@ public sealed partial class OnlineRecovery(
 
         tracker.Start(4);
         LogStartingSecondStage(logger);
+        var pauseTimeout = TimeSpan.FromSeconds(Math.Max(1, settings.RecoveryTimeout));
+        var holders = await coordinator.WaitForCopyableStateAsync(pauseTimeout, cancellationToken);
+        if (holders.Count > 0)
+        {
+            tracker.AppendOutput(4, $"{holders.Count} session(s) still hold state that cannot be copied to node {nodeId} after {pauseTimeout.TotalSeconds:0} s and will be closed: " +
+                string.Join("; ", holders.Select(h => $"session {h.SessionId}: {h.State}")));
+        }
 
         // The second stage's CHECKPOINT runs while traffic waits; one now, while it still flows,
         // leaves that one only the last moments' pages to write.
@@ -169,7 +176,7 @@ public sealed partial class OnlineRecovery(
             tracker.Succeed($"{paused.SessionCount - ended.Count} open session(s) joined node {nodeId}" +
                 (ended.Count > 0 ? $"; {ended.Count} session(s) ended because their state could not be copied: {string.Join(", ", ended)}" : "") +
                 $"; node {nodeId} attached");
-        }, TimeSpan.FromSeconds(Math.Max(1, settings.RecoveryTimeout)), onTimeout, cancellationToken);
+        }, pauseTimeout, onTimeout, cancellationToken);
         tracker.AppendOutput(8, $"traffic resumed after {Stopwatch.GetElapsedTime(pauseStarted).TotalMilliseconds:0} ms of pause");
     }
 
@@ -319,7 +326,7 @@ public sealed partial class OnlineRecovery(
         }
 
         public void Succeed(string output) =>
-            Update(CurrentNumber, s => s with { Outcome = RecoveryStageOutcome.Succeeded, FinishedAt = store.TimeProvider.GetUtcNow(), Output = output });
+            Update(CurrentNumber, s => s with { Outcome = RecoveryStageOutcome.Succeeded, FinishedAt = store.TimeProvider.GetUtcNow(), Output = s.Output.Length == 0 ? output : s.Output + "\n" + output });
 
         public void AppendOutput(int number, string line) =>
             Update(number, s => s with { Output = s.Output.Length == 0 ? line : s.Output + "\n" + line });

@@ -22,7 +22,9 @@ public sealed partial class ClientSession
     {
         if (node.Id < _backends.Length && _backends[node.Id] is not null)
         {
-            return;
+            // A connection kept from before the node was detached (the session was idle since):
+            // it is dead or stale, never reusable.
+            await DropBackendAsync(node.Id);
         }
 
         var main = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
@@ -115,6 +117,13 @@ public sealed partial class ClientSession
     }
 
     /// <summary>Describes session state that cannot be copied to another node, or null when there is none.</summary>
+    /// <summary>
+    /// What this session holds that cannot be copied to a joining node (null when nothing). Runs
+    /// on the session's loop at a transaction boundary, like <see cref="JoinNodeAsync"/>.
+    /// </summary>
+    internal async Task<string?> FindUnreplayableStateAsync(CancellationToken cancellationToken) =>
+        MainBackend is { } main ? await FindUnreplayableStateAsync(main, cancellationToken) : null;
+
     private static async Task<string?> FindUnreplayableStateAsync(BackendConnection main, CancellationToken cancellationToken)
     {
         var result = await BackendQuery.RunAsync(main, """

@@ -145,6 +145,51 @@ public sealed partial class SessionCoordinator(ProxyContext context, ILogger<Ses
 
     public bool IsPaused => context.Gate.IsPaused;
 
+    /// <summary>
+    /// Before a node joins: while traffic still flows, waits up to <paramref name="timeout"/> for
+    /// sessions holding state that cannot be copied to it (temporary tables, WITH HOLD cursors,
+    /// session advisory locks) to release it or disconnect, asking each session at its next
+    /// transaction boundary, once a second. Returns the sessions that still hold such state
+    /// (they are ended when the node joins) with what they hold.
+    /// </summary>
+    public async Task<IReadOnlyList<(int SessionId, string State)>> WaitForCopyableStateAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            var remaining = TimeSpan.FromSeconds(Math.Max(0, (deadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency));
+            var holders = await FindUncopyableStateAsync(remaining < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : remaining, cancellationToken);
+            if (holders.Count == 0 || Stopwatch.GetTimestamp() >= deadline)
+            {
+                return holders;
+            }
+
+            LogWaitingForSessionState(logger, holders.Count, string.Join("; ", holders.Select(h => $"session {h.SessionId}: {h.State}")));
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        }
+    }
+
+    /// <summary>Asks every session (at its next boundary, within <paramref name="answerWithin"/>) what it holds that cannot be copied.</summary>
+    private async Task<List<(int SessionId, string State)>> FindUncopyableStateAsync(TimeSpan answerWithin, CancellationToken cancellationToken)
+    {
+        var questions = context.Store.Sessions.List().OfType<ClientSession>().Where(s => s.PassedStartupGate).Select(async session =>
+        {
+            string? state = null;
+            try
+            {
+                await session.RunAtBoundaryAsync(async (s, token) => state = await s.FindUnreplayableStateAsync(token), cancellationToken).WaitAsync(answerWithin, cancellationToken);
+            }
+            catch (Exception e) when (e is TimeoutException or ObjectDisposedException or SessionTerminatedException)
+            {
+                // busy in a long transaction, or gone: the pause deals with it
+            }
+
+            return (session.Id, state);
+        });
+        var answers = await Task.WhenAll(questions);
+        return [.. answers.Where(a => a.state is not null).Select(a => (a.Id, a.state!))];
+    }
+
     public async Task RunPausedAsync(Func<PausedCluster, CancellationToken, Task> action, TimeSpan timeout, PauseTimeoutAction onTimeout, CancellationToken cancellationToken)
     {
         await _serial.WaitAsync(cancellationToken);
@@ -226,6 +271,9 @@ public sealed partial class SessionCoordinator(ProxyContext context, ILogger<Ses
 
     [LoggerMessage(EventId = 7003, Level = LogLevel.Information, Message = "resumed traffic after a pause of {Milliseconds:0} ms")]
     private static partial void LogResumed(ILogger logger, double milliseconds);
+
+    [LoggerMessage(EventId = 7005, Level = LogLevel.Information, Message = "waiting for {Count} session(s) to release state that cannot be copied to a joining node: {Sessions}")]
+    private static partial void LogWaitingForSessionState(ILogger logger, int count, string sessions);
 
     [LoggerMessage(EventId = 7004, Level = LogLevel.Warning, Message = "ending {Count} session(s) whose transaction outlived the pause timeout: {Ids}")]
     private static partial void LogEndingLaggards(ILogger logger, int count, string ids);

@@ -45,6 +45,12 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
             await setup.ExecuteNonQueryAsync();
         }
 
+        await using var untouched = await proxy.OpenAsync(database); // idle from before the kill until after the recovery
+        await using (var warm = new NpgsqlCommand("SELECT count(*) FROM t", untouched))
+        {
+            await warm.ExecuteScalarAsync();
+        }
+
         await KillAndWaitDownAsync(1);
         await using (var missed = new NpgsqlCommand("INSERT INTO t (v) SELECT 'while down ' || i FROM generate_series(1, 500) i", idle))
         {
@@ -69,8 +75,13 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
             await after.ExecuteNonQueryAsync();
         }
 
+        await using (var late = new NpgsqlCommand("INSERT INTO t (v) VALUES ('from the session idle across kill and recovery')", untouched))
+        {
+            Assert.Equal(1, await late.ExecuteNonQueryAsync());
+        }
+
         await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, database, "t", "id");
-        Assert.Equal(["1600"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], database, "SELECT count(*)::text FROM t"));
+        Assert.Equal(["1601"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], database, "SELECT count(*)::text FROM t"));
         var log = proxy.Host.Store.Log.Query().Select(e => e.Message).ToList();
         Assert.Contains("starting recovering node 1", log);
         Assert.Contains("1st stage is done", log);
@@ -259,5 +270,50 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
         Assert.Equal("succeeded", recovery.GetProperty("outcome").GetString());
         Assert.All(recovery.GetProperty("stages").EnumerateArray(), stage => Assert.Equal("succeeded", stage.GetProperty("outcome").GetString()));
         Assert.True(proxy.Host.Store.Current.Find(1)!.IsUsable);
+    }
+
+    [Fact]
+    public async Task SessionsWithTemporaryTables_AreWaitedFor_ThenOnlyTheOneThatKeepsItsTableIsClosed()
+    {
+        var original = await ReconfigureAsync("recovery_timeout = 4");
+        try
+        {
+            var database = await proxy.CreateDatabaseAsync("temptables");
+            await using var releases = await proxy.OpenAsync(database);
+            await using var keeps = await proxy.OpenAsync(database);
+            foreach (var connection in new[] { releases, keeps })
+            {
+                await using var create = new NpgsqlCommand("CREATE TEMP TABLE scratch (id int)", connection);
+                await create.ExecuteNonQueryAsync();
+            }
+
+            await KillAndWaitDownAsync(1);
+            var recovery = Administration.RecoverAsync(1, default);
+            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            await using (var drop = new NpgsqlCommand("DROP TABLE scratch", releases))
+            {
+                await drop.ExecuteNonQueryAsync(); // this client lets go of its temporary state in time
+            }
+
+            var result = await recovery;
+            var progress = proxy.Host.Store.Recovery.All[0];
+            WriteStages(progress);
+
+            Assert.True(result.Succeeded, result.Message + "\n" + result.Detail);
+            Assert.Contains($"1 session(s) still hold state that cannot be copied to node 1", progress.Stages[3].Output, StringComparison.Ordinal);
+            await using (var after = new NpgsqlCommand("SELECT 1", releases))
+            {
+                Assert.Equal(1, await after.ExecuteScalarAsync()); // joined node 1, still connected
+            }
+
+            await using var closed = new NpgsqlCommand("SELECT 1", keeps);
+            var error = await Assert.ThrowsAnyAsync<Exception>(() => closed.ExecuteScalarAsync());
+            output.WriteLine(error.ToString());
+            Assert.Contains("temporary tables", error.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await RestoreConfigurationAsync(original);
+        }
     }
 }
