@@ -43,25 +43,26 @@ public sealed class PausedCluster
     /// </summary>
     public async Task<IReadOnlyList<int>> JoinNodeAsync(NodeState node, CancellationToken cancellationToken)
     {
-        var ended = new List<int>();
-        foreach (var parked in _sessions)
+        // Each session joins on its own loop, so they all join at once: the pause lasts one join, not one per session.
+        var outcomes = await Task.WhenAll(_sessions.Select(async parked =>
         {
             try
             {
                 await parked.RunAsync((session, token) => session.JoinNodeAsync(node, token), cancellationToken);
+                return (int?)null;
             }
             catch (SessionStateNotReplayableException e)
             {
-                ended.Add(parked.Session.Id);
                 await parked.EndAsync($"terminating connection: node {node.Id} joined the cluster and {e.Message}, which cannot be copied to it", cancellationToken);
+                return parked.Session.Id;
             }
             catch (ObjectDisposedException)
             {
-                // the session ended meanwhile
+                return null; // the session ended meanwhile
             }
-        }
+        }));
 
-        return ended;
+        return [.. outcomes.OfType<int>()];
     }
 
     internal IEnumerable<ParkedSession> Sessions => _sessions;
