@@ -27,31 +27,4 @@ public sealed record ConsistencyCheck(string Id, DateTimeOffset StartedAt, DateT
 }
 
 /// <summary>The consistency checks this process ran (latest first), with a live feed.</summary>
-public sealed class ConsistencyCheckHolder
-{
-    private readonly object _gate = new();
-    private ImmutableList<ConsistencyCheck> _all = [];
-
-    public ChangeFeed<ConsistencyCheck> Changes { get; } = new(256);
-
-    public IReadOnlyList<ConsistencyCheck> All => Volatile.Read(ref _all);
-
-    public ConsistencyCheck? Find(string id) => All.FirstOrDefault(c => c.Id == id);
-
-    public void Publish(ConsistencyCheck check)
-    {
-        lock (_gate)
-        {
-            var index = _all.FindIndex(c => c.Id == check.Id);
-            var next = index >= 0 ? _all.SetItem(index, check) : _all.Insert(0, check);
-            if (next.Count > 50)
-            {
-                next = next.RemoveRange(50, next.Count - 50);
-            }
-
-            Volatile.Write(ref _all, next);
-        }
-
-        Changes.Publish(check);
-    }
-}
+public sealed class ConsistencyCheckHolder() : PublishedHistory<ConsistencyCheck>(check => check.Id, 50);

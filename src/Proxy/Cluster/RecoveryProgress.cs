@@ -29,33 +29,7 @@ public sealed record RecoveryProgress(string JobId, int NodeId, DateTimeOffset S
 }
 
 /// <summary>Holds the recoveries this process knows of (latest first) and publishes every change.</summary>
-public sealed class RecoveryProgressHolder
+public sealed class RecoveryProgressHolder() : PublishedHistory<RecoveryProgress>(progress => progress.JobId, 100)
 {
-    private readonly object _gate = new();
-    private ImmutableList<RecoveryProgress> _all = [];
-
-    public ChangeFeed<RecoveryProgress> Changes { get; } = new(256);
-
-    public IReadOnlyList<RecoveryProgress> All => Volatile.Read(ref _all);
-
-    public RecoveryProgress? Find(string jobId) => All.FirstOrDefault(r => r.JobId == jobId);
-
     public RecoveryProgress? Running => All.FirstOrDefault(r => r.Outcome == RecoveryOutcome.Running);
-
-    public void Publish(RecoveryProgress progress)
-    {
-        lock (_gate)
-        {
-            var index = _all.FindIndex(r => r.JobId == progress.JobId);
-            var next = index >= 0 ? _all.SetItem(index, progress) : _all.Insert(0, progress);
-            if (next.Count > 100)
-            {
-                next = next.RemoveRange(100, next.Count - 100);
-            }
-
-            Volatile.Write(ref _all, next);
-        }
-
-        Changes.Publish(progress);
-    }
 }
