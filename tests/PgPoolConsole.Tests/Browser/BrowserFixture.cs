@@ -1,5 +1,4 @@
 using Microsoft.Playwright;
-using PgPoolConsole.Api.Recovery;
 using PgPoolConsole.Tests.ControlPlane;
 
 namespace PgPoolConsole.Tests.Browser;
@@ -18,16 +17,9 @@ public sealed class BrowserFixture : ControlPlaneFixture, IAsyncLifetime
 
     /// <summary>The control plane's settings plus online recovery with the default scripts.</summary>
     protected override string ExtraConfiguration =>
-        base.ExtraConfiguration + "\n" +
-        "recovery_user = 'postgres'\nrecovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_2nd_stage_command = 'recovery_2nd_stage'\nrecovery_timeout = 60\n";
+        base.ExtraConfiguration + "\n" + DefaultRecoverySettings;
 
-    protected override async Task PrepareNodesAsync()
-    {
-        foreach (var node in Nodes)
-        {
-            await RecoveryScripts.InstallAsync(node.DataDirectory);
-        }
-    }
+    protected override Task PrepareNodesAsync() => InstallRecoveryScriptsAsync();
 
     /// <summary>Where screenshots go: $PGPOOLCONSOLE_SCREENSHOTS, else a folder under the temp directory.</summary>
     public static string ScreenshotDirectory =>

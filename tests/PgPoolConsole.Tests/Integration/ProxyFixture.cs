@@ -86,6 +86,19 @@ public class ProxyFixture : IAsyncLifetime
         await StartProductAsync(ExtraConfiguration);
     }
 
+    /// <summary>Online recovery with the default scripts (installed by <see cref="InstallRecoveryScriptsAsync"/>).</summary>
+    protected const string DefaultRecoverySettings =
+        "recovery_user = 'postgres'\nrecovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_2nd_stage_command = 'recovery_2nd_stage'\nrecovery_timeout = 60\n";
+
+    /// <summary>Installs the default recovery scripts in every node's data directory.</summary>
+    protected async Task InstallRecoveryScriptsAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            await PgPoolConsole.Api.Recovery.RecoveryScripts.InstallAsync(node.DataDirectory);
+        }
+    }
+
     /// <summary>The address the product reaches node <paramref name="index"/> at.</summary>
     protected virtual string BackendHostname(int index) => "127.0.0.1";
 

@@ -10,16 +10,9 @@ namespace PgPoolConsole.Tests.Pcp;
 /// <summary>Nodes that tests detach, stop and recover: a product of their own, with the default recovery scripts and a recovery user.</summary>
 public sealed class PcpControlFixture() : PcpFixture(2, archiving: true)
 {
-    protected override string ExtraConfiguration => base.ExtraConfiguration +
-        "\nrecovery_user = 'postgres'\nrecovery_timeout = 60\nrecovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_2nd_stage_command = 'recovery_2nd_stage'\n";
+    protected override string ExtraConfiguration => base.ExtraConfiguration + "\n" + DefaultRecoverySettings;
 
-    protected override async Task PrepareNodesAsync()
-    {
-        foreach (var node in Nodes)
-        {
-            await PgPoolConsole.Api.Recovery.RecoveryScripts.InstallAsync(node.DataDirectory);
-        }
-    }
+    protected override Task PrepareNodesAsync() => InstallRecoveryScriptsAsync();
 }
 
 /// <summary>

@@ -1,4 +1,3 @@
-using PgPoolConsole.Api.Recovery;
 using PgPoolConsole.Tests.Integration;
 
 namespace PgPoolConsole.Tests.Recovery;
@@ -10,16 +9,10 @@ public sealed class RecoveryFixture() : ProxyFixture(2)
 
     protected override string ExtraConfiguration =>
         "health_check_period = 1\nhealth_check_timeout = 2\nhealth_check_max_retries = 0\n" +
-        "recovery_user = 'postgres'\nrecovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_2nd_stage_command = 'recovery_2nd_stage'\nrecovery_timeout = 60\n" +
+        DefaultRecoverySettings +
         $"failback_command = 'echo \"d=%d h=%h p=%p D=%D m=%m\" >> {FailbackLog}'\n";
 
-    protected override async Task PrepareNodesAsync()
-    {
-        foreach (var node in Nodes)
-        {
-            await RecoveryScripts.InstallAsync(node.DataDirectory);
-        }
-    }
+    protected override Task PrepareNodesAsync() => InstallRecoveryScriptsAsync();
 }
 
 [CollectionDefinition(Name)]

@@ -20,7 +20,7 @@ public sealed class RemoteRecoveryFixture() : ProxyFixture(2)
 
     protected override string ExtraConfiguration =>
         "health_check_period = 1\nhealth_check_timeout = 2\nhealth_check_max_retries = 0\n" +
-        "recovery_user = 'postgres'\nrecovery_1st_stage_command = 'recovery_1st_stage'\nrecovery_2nd_stage_command = 'recovery_2nd_stage'\nrecovery_timeout = 60\n";
+        DefaultRecoverySettings;
 
     protected override string BackendHostname(int index) => index == 0 ? Remote.LocalAddress : Remote.Address;
 
