@@ -45,7 +45,17 @@ public sealed class PcpStopTests(PcpFixture fixture) : IAsyncLifetime
             }
         }
 
-        public bool WaitForExit(TimeSpan timeout) => Process.WaitForExit(timeout);
+        public bool WaitForExit(TimeSpan timeout)
+        {
+            if (!Process.WaitForExit(timeout))
+            {
+                return false;
+            }
+
+            // Only the wait without a timeout also waits for the redirected output to be read to its end.
+            Process.WaitForExit();
+            return true;
+        }
 
         public void Dispose()
         {
