@@ -65,6 +65,12 @@ public sealed partial class ProductHost : IAsyncDisposable
         var security = new ClientSecurityHolder(ClientSecurity.Load(options, configuration.Directory, commandLine.HbaFile));
         var timeProvider = TimeProvider.System;
         var statusFile = new NodeStatusFile(Path.Combine(options.Logdir, "pgpool_status"));
+        if (commandLine.DiscardStatus)
+        {
+            // Discarded for good, as pgpool does: otherwise `verify` and the next restart without
+            // -D would still see the old statuses until some node changes.
+            File.Delete(statusFile.Path);
+        }
         var store = new ClusterStateStore(InitialNodes(options, configuration.Directory, statusFile, commandLine.DiscardStatus, timeProvider), timeProvider);
 
         builder.Logging.ClearProviders();

@@ -13,6 +13,7 @@ public sealed class ClusterStateStore
     private readonly object _updateGate = new();
     private ClusterSnapshot _current;
     private ImmutableDictionary<int, NodeStatistics> _statistics;
+    private TaskCompletionSource _nextChange = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ClusterStateStore(IEnumerable<NodeState> nodes, TimeProvider timeProvider, int logCapacity = 5000)
     {
@@ -33,6 +34,9 @@ public sealed class ClusterStateStore
 
     /// <summary>Every new snapshot, in order.</summary>
     public ChangeFeed<ClusterSnapshot> Changes { get; } = new(256);
+
+    /// <summary>Completes at the next applied change (cheap to await for many waiters, unlike a subscription each).</summary>
+    public Task NextChange => Volatile.Read(ref _nextChange).Task;
 
     public SessionRegistry Sessions { get; } = new();
 
@@ -88,6 +92,7 @@ public sealed class ClusterStateStore
             next = updated with { Version = _current.Version + 1 };
             Volatile.Write(ref _current, next);
             Changes.Publish(next);
+            Interlocked.Exchange(ref _nextChange, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         }
 
         return next;

@@ -344,6 +344,7 @@ public sealed partial class ClientSession
                 ParameterDescriptionTrims = trims,
             };
             var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
+            _listening |= plan.Statements.Any(s => s.Kind == Sql.StatementKind.Listen);
             if (sync)
             {
                 await RelayOutcomeAsync(outcome, category, route == QueryRoute.Write, final: true, cancellationToken);

@@ -276,12 +276,20 @@ public sealed partial class ClientSession : IProxySession
         {
             while (!clientData.IsCompleted)
             {
+                // A listener's notifications come from the main node; when that one is detached
+                // the watch moves to the next, which has been queueing them meanwhile.
+                var clusterChanged = _listening ? _context.Store.NextChange : NeverCompletes;
+                if (_listening && _context.Store.Current.Version != _seenClusterVersion && _transactionStatus == 'I')
+                {
+                    await SyncWithClusterAsync();
+                }
+
                 var watch = _listening ? WatchMainForNotificationsAsync(token) : null;
                 // Posted commands run only at a transaction boundary; inside a transaction they wait.
                 var commandSignal = _transactionStatus == 'I' && !_batch.IsOpen ? _commands.WaitAsync() : NeverCompletes;
                 var completed = watch is null
                     ? await Task.WhenAny(clientData, commandSignal)
-                    : await Task.WhenAny(clientData, commandSignal, watch);
+                    : await Task.WhenAny(clientData, commandSignal, watch, clusterChanged);
                 if (watch is not null)
                 {
                     await StopWatchingAsync(watch);

@@ -109,6 +109,10 @@ public sealed class OperationsTests(FailoverFixture proxy) : IAsyncLifetime
 
         await proxy.RestartWithSameSettingsAsync(discardStatus: true); // -D: status file discarded
         Assert.NotEqual(NodeStatus.Down, StatusOf(1));
+
+        // ... also for the tools that read it (pgpoolconsole verify) and the next restart.
+        var statusFile = Path.Combine(proxy.Directory, "pgpool_status");
+        Assert.False(File.Exists(statusFile) && File.ReadAllText(statusFile).Contains("down", StringComparison.Ordinal), "pgpool_status still says a node is down");
     }
 
     [Theory]
