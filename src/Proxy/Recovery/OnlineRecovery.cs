@@ -142,6 +142,7 @@ public sealed partial class OnlineRecovery(
         // The second stage's CHECKPOINT runs while traffic waits; one now, while it still flows,
         // leaves that one only the last moments' pages to write.
         await QueryAsync(main, "CHECKPOINT", cancellationToken);
+        await using var sequences = await SequenceSynchronizer.OpenAsync(mainNode, settings, cancellationToken);
         var pauseStarted = Stopwatch.GetTimestamp();
         var onTimeout = settings.RecoveryPauseTimeoutAction switch
         {
@@ -154,28 +155,44 @@ public sealed partial class OnlineRecovery(
             tracker.Succeed($"{paused.SessionCount} session(s) held at a transaction boundary after {paused.Waited.TotalMilliseconds:0} ms; new transactions wait");
             LogAllSessionsPaused(logger, paused.SessionCount);
 
-            tracker.Start(5);
-            var synced = await SyncSequencesAsync(mainNode, token);
-            await QueryAsync(main, "CHECKPOINT", token);
-            LogCheckpointDone(logger, "2nd");
-            var secondStage = settings.Recovery2ndStageCommand.Length == 0
-                ? "recovery_2nd_stage_command is not set"
-                : await RunScriptAsync(main, mainNode, mainDataDirectory, settings.Recovery2ndStageCommand, arguments, token);
-            tracker.Succeed($"sequences written exactly on the main node: {synced}; CHECKPOINT done\n{secondStage}");
+            // The default scripts leave the target a running standby since the first stage:
+            // sessions connect to it now, while the scripts run, so that joining it once it is
+            // promoted takes a round trip instead of a connection.
+            using var preparing = CancellationTokenSource.CreateLinkedTokenSource(token);
+            var prepared = paused.PrepareJoinAsync(target, preparing.Token);
+            try
+            {
+                tracker.Start(5);
+                var synced = await sequences.SyncAsync(token);
+                await QueryAsync(main, "CHECKPOINT", token);
+                LogCheckpointDone(logger, "2nd");
+                var secondStage = settings.Recovery2ndStageCommand.Length == 0
+                    ? "recovery_2nd_stage_command is not set"
+                    : await RunScriptAsync(main, mainNode, mainDataDirectory, settings.Recovery2ndStageCommand, arguments, token);
+                tracker.Succeed($"sequences written exactly on the main node: {synced}; CHECKPOINT done\n{secondStage}");
 
-            tracker.Start(6);
-            tracker.Succeed(await RunScriptAsync(main, mainNode, mainDataDirectory, RemoteStartScript, [target.Host, target.DataDirectory], token));
+                tracker.Start(6);
+                tracker.Succeed(await RunScriptAsync(main, mainNode, mainDataDirectory, RemoteStartScript, [target.Host, target.DataDirectory], token));
 
-            tracker.Start(7);
-            tracker.Succeed(await WaitForNodeAsync(target, TimeSpan.FromSeconds(Math.Max(1, settings.RecoveryTimeout)), token));
-            LogNodeRestarted(logger, nodeId);
+                tracker.Start(7);
+                tracker.Succeed(await WaitForNodeAsync(target, TimeSpan.FromSeconds(Math.Max(1, settings.RecoveryTimeout)), token));
+                LogNodeRestarted(logger, nodeId);
 
-            tracker.Start(8);
-            var ended = await paused.JoinNodeAsync(target, token);
-            await failover.MarkAttachedAsync(nodeId, token);
-            tracker.Succeed($"{paused.SessionCount - ended.Count} open session(s) joined node {nodeId}" +
-                (ended.Count > 0 ? $"; {ended.Count} session(s) ended because their state could not be copied: {string.Join(", ", ended)}" : "") +
-                $"; node {nodeId} attached");
+                tracker.Start(8);
+                preparing.CancelAfter(TimeSpan.FromSeconds(1)); // a connection still not made by now is made by the join
+                await prepared;
+                var ended = await paused.JoinNodeAsync(target, token);
+                await failover.MarkAttachedAsync(nodeId, token);
+                tracker.Succeed($"{paused.SessionCount - ended.Count} open session(s) joined node {nodeId}" +
+                    (ended.Count > 0 ? $"; {ended.Count} session(s) ended because their state could not be copied: {string.Join(", ", ended)}" : "") +
+                    $"; node {nodeId} attached");
+            }
+            finally
+            {
+                // Nothing prepared is left running once traffic resumes; unused connections close at release.
+                await preparing.CancelAsync();
+                await prepared;
+            }
         }, pauseTimeout, onTimeout, cancellationToken);
         tracker.AppendOutput(8, $"traffic resumed after {Stopwatch.GetElapsedTime(pauseStarted).TotalMilliseconds:0} ms of pause");
     }
@@ -226,58 +243,49 @@ public sealed partial class OnlineRecovery(
     }
 
     /// <summary>
-    /// PostgreSQL WAL-logs sequences ahead of their state, so a node rebuilt from WAL would hand
-    /// out different values. While nothing writes, write every permanent sequence's exact state.
+    /// Polls the node until it accepts connections and is out of recovery (promoted, read-write).
+    /// Traffic is paused meanwhile, so it polls often and keeps its connection between polls.
     /// </summary>
-    private async Task<int> SyncSequencesAsync(NodeState mainNode, CancellationToken cancellationToken)
-    {
-        var settings = options.Current;
-        await using var postgres = await AdminConnector.ConnectAsync(mainNode, "postgres", settings, "pgpoolconsole recovery", cancellationToken);
-        var databases = await QueryAsync(postgres, "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn ORDER BY 1", cancellationToken);
-        var counts = await Task.WhenAll(databases.Rows.Select(async row =>
-        {
-            await using var connection = await AdminConnector.ConnectAsync(mainNode, row[0]!, settings, "pgpoolconsole recovery", cancellationToken);
-            var result = await QueryAsync(connection, """
-                DO $sync$
-                DECLARE seq regclass;
-                BEGIN
-                  FOR seq IN SELECT c.oid::regclass FROM pg_catalog.pg_class c WHERE c.relkind = 'S' AND c.relpersistence = 'p' LOOP
-                    EXECUTE pg_catalog.format('SELECT pg_catalog.setval(%L, last_value, is_called) FROM %s', seq, seq);
-                  END LOOP;
-                END
-                $sync$;
-                SELECT count(*) FROM pg_catalog.pg_class WHERE relkind = 'S' AND relpersistence = 'p';
-                """, cancellationToken);
-            return int.Parse(result.Scalar ?? "0", CultureInfo.InvariantCulture);
-        }));
-        var total = counts.Sum();
-        return total;
-    }
-
-    /// <summary>Polls the node until it accepts connections and is out of recovery (promoted, read-write).</summary>
     private async Task<string> WaitForNodeAsync(NodeState target, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
         string last = "not tried";
-        while (watch.Elapsed < timeout)
+        BackendConnection? connection = null;
+        try
         {
-            try
+            while (watch.Elapsed < timeout)
             {
-                await using var connection = await AdminConnector.ConnectAsync(target, "postgres", options.Current, "pgpoolconsole recovery", cancellationToken);
-                var inRecovery = await QueryAsync(connection, "SELECT pg_catalog.pg_is_in_recovery()", cancellationToken);
-                if (inRecovery.Scalar == "f")
+                try
                 {
-                    return $"node {target.Id} accepts connections and is read-write after {watch.Elapsed.TotalSeconds:0.00} s";
+                    connection ??= await AdminConnector.ConnectAsync(target, "postgres", options.Current, "pgpoolconsole recovery", cancellationToken);
+                    var inRecovery = await QueryAsync(connection, "SELECT pg_catalog.pg_is_in_recovery()", cancellationToken);
+                    if (inRecovery.Scalar == "f")
+                    {
+                        return $"node {target.Id} accepts connections and is read-write after {watch.Elapsed.TotalSeconds:0.00} s";
+                    }
+
+                    last = "it is still in recovery (read-only)";
+                    await Task.Delay(TimeSpan.FromMilliseconds(5), cancellationToken);
                 }
+                catch (Exception e) when (e is BackendUnavailableException or BackendRejectedException or IOException)
+                {
+                    last = e.Message;
+                    if (connection is not null)
+                    {
+                        await connection.DisposeAsync();
+                        connection = null;
+                    }
 
-                last = "it is still in recovery (read-only)";
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+                }
             }
-            catch (Exception e) when (e is BackendUnavailableException or BackendRejectedException or IOException)
+        }
+        finally
+        {
+            if (connection is not null)
             {
-                last = e.Message;
+                await connection.DisposeAsync();
             }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
         }
 
         throw new RecoveryStageException($"node {target.Id} was not ready within recovery_timeout ({timeout.TotalSeconds:0} s): {last}");

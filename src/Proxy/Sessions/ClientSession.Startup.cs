@@ -345,6 +345,7 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task ReleaseBackendsAsync(bool reusable)
     {
+        await DiscardPreparedJoinAsync();
         var backends = Interlocked.Exchange(ref _backends, []);
         var resetQueries = _context.Options.Current.ResetQueryList;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

@@ -65,6 +65,24 @@ public sealed class PausedCluster
         return [.. outcomes.OfType<int>()];
     }
 
+    /// <summary>
+    /// Connects every parked session ahead of time to a node that is still a read-only standby
+    /// about to be promoted (see <see cref="ClientSession.PrepareJoinAsync"/>), so that
+    /// <see cref="JoinNodeAsync"/> after the promotion only finishes. Never throws.
+    /// </summary>
+    public Task PrepareJoinAsync(NodeState node, CancellationToken cancellationToken) =>
+        Task.WhenAll(_sessions.Select(async parked =>
+        {
+            try
+            {
+                await parked.RunAsync((session, token) => session.PrepareJoinAsync(node, token), cancellationToken);
+            }
+            catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException)
+            {
+                // the session ended meanwhile, or the pause is over
+            }
+        }));
+
     internal IEnumerable<ParkedSession> Sessions => _sessions;
 }
 
@@ -88,6 +106,7 @@ internal sealed class ParkedSession
         {
             if (work is null)
             {
+                await session.DiscardPreparedJoinAsync(); // a join prepared for a recovery that failed
                 done.TrySetResult();
                 return;
             }

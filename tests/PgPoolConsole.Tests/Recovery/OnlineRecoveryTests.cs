@@ -89,6 +89,68 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
         Assert.Contains("d=1 ", await File.ReadAllTextAsync(proxy.FailbackLog));
     }
 
+    [Fact]
+    public async Task OpenSessionState_SetPrepareListen_IsReplayedOnTheRecoveredNode_BeforeItIsPromoted()
+    {
+        var database = await proxy.CreateDatabaseAsync("joinstate");
+        await using var session = await proxy.OpenAsync(database);
+        foreach (var sql in new[] { "CREATE TABLE t (id int PRIMARY KEY, v text)", "SET work_mem = '7MB'", "PREPARE ins(int) AS INSERT INTO t VALUES ($1, 'sql prepared')", "LISTEN recovered" })
+        {
+            await using var command = new NpgsqlCommand(sql, session);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var protocolPrepared = new NpgsqlCommand("INSERT INTO t VALUES ($1, 'protocol prepared')", session);
+        protocolPrepared.Parameters.Add(new NpgsqlParameter<int> { TypedValue = 0 });
+        await protocolPrepared.PrepareAsync();
+        await protocolPrepared.ExecuteNonQueryAsync();
+        await KillAndWaitDownAsync(1);
+
+        var result = await Administration.RecoverAsync(1, default);
+        WriteStages(proxy.Host.Store.Recovery.All[0]);
+        Assert.True(result.Succeeded, result.Message + "\n" + result.Detail);
+        Assert.Contains(proxy.Host.Store.Log.Query(), e => e.Message.Contains("joined backend node 1", StringComparison.Ordinal) && e.Message.EndsWith("while it was a standby", StringComparison.Ordinal));
+
+        await ExecuteAsync("EXECUTE ins(1)");
+        protocolPrepared.Parameters[0].Value = 2;
+        await protocolPrepared.ExecuteNonQueryAsync();
+        await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, database, "t", "id");
+
+        // With node 0 gone the session runs on node 1 alone: everything it set up is there.
+        Assert.True((await Administration.DetachAsync(0, graceful: false, default)).Succeeded);
+        await using (var show = new NpgsqlCommand("SHOW work_mem", session))
+        {
+            Assert.Equal("7MB", await show.ExecuteScalarAsync());
+        }
+
+        await ExecuteAsync("EXECUTE ins(3)");
+        protocolPrepared.Parameters[0].Value = 4;
+        await protocolPrepared.ExecuteNonQueryAsync();
+        Assert.Equal(["0", "1", "2", "3", "4"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], database, "SELECT id::text FROM t ORDER BY id"));
+
+        await using (var listening = new NpgsqlCommand("SELECT string_agg(c, ',') FROM pg_listening_channels() c", session))
+        {
+            Assert.Equal("recovered", await listening.ExecuteScalarAsync());
+        }
+
+        string? received = null;
+        session.Notification += (_, e) => received = e.Channel;
+        await using (var other = await proxy.OpenAsync(database))
+        await using (var notify = new NpgsqlCommand("NOTIFY recovered", other))
+        {
+            await notify.ExecuteNonQueryAsync();
+        }
+
+        Assert.True(await session.WaitAsync(TimeSpan.FromSeconds(10)), "no notification arrived");
+        Assert.Equal("recovered", received);
+
+        async Task ExecuteAsync(string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, session);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
     /// <summary>Changes settings in pgpool.conf and reloads; returns the original text to restore.</summary>
     private async Task<string> ReconfigureAsync(string settings)
     {
