@@ -16,21 +16,19 @@ internal static class HangfireSetup
 
     public static void AddJobs(this IServiceCollection services, PgPoolOptions options)
     {
-        services.AddHangfire(configuration =>
-        {
-            configuration
-                .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
-                .UseSimpleAssemblyNameTypeSerializer()
-                .UseRecommendedSerializerSettings();
-            if (string.IsNullOrWhiteSpace(options.HangfireConnectionString))
-            {
-                configuration.UseInMemoryStorage(new InMemoryStorageOptions { MaxExpirationTime = TimeSpan.FromDays(1) });
-            }
-            else
-            {
-                configuration.UsePostgreSqlStorage(storage => storage.UseNpgsqlConnection(options.HangfireConnectionString), new PostgreSqlStorageOptions { SchemaName = "pgpoolconsole_hangfire", PrepareSchemaIfNecessary = true });
-            }
-        });
+        // Each host owns its storage and job activator. Hangfire's defaults are per process
+        // (JobStorage.Current, JobActivator.Current, configured once): a second host in the same
+        // process (tests, a restart in place) would run jobs against the first host's services
+        // and lose its storage when the first stops.
+        services.AddSingleton<JobActivator>(provider => new Hangfire.AspNetCore.AspNetCoreJobActivator(provider.GetRequiredService<IServiceScopeFactory>()));
+        services.AddSingleton<JobStorage>(_ => string.IsNullOrWhiteSpace(options.HangfireConnectionString)
+            ? new InMemoryStorage(new InMemoryStorageOptions { MaxExpirationTime = TimeSpan.FromDays(1) })
+            : CreatePostgreSqlStorage(options.HangfireConnectionString));
+        services.AddHangfire((provider, configuration) => configuration
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UseStorage(provider.GetRequiredService<JobStorage>()));
         services.AddHangfireServer(server =>
         {
             server.WorkerCount = 2;
@@ -38,5 +36,11 @@ internal static class HangfireSetup
             server.ServerName = $"pgpoolconsole-{Environment.ProcessId}";
         });
         services.AddSingleton<ConsistencyCheckJob>();
+    }
+
+    private static PostgreSqlStorage CreatePostgreSqlStorage(string connectionString)
+    {
+        var storageOptions = new PostgreSqlStorageOptions { SchemaName = "pgpoolconsole_hangfire", PrepareSchemaIfNecessary = true };
+        return new PostgreSqlStorage(new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory(connectionString, storageOptions), storageOptions);
     }
 }
