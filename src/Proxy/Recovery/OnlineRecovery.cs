@@ -158,8 +158,8 @@ public sealed partial class OnlineRecovery(
             // The default scripts leave the target a running standby since the first stage:
             // sessions connect to it now, while the scripts run, so that joining it once it is
             // promoted takes a round trip instead of a connection.
-            using var preparing = CancellationTokenSource.CreateLinkedTokenSource(token);
-            var prepared = paused.PrepareJoinAsync(target, preparing.Token);
+            // Each connection attempt is bounded by connect_timeout.
+            var prepared = paused.PrepareJoinAsync(target, token);
             try
             {
                 tracker.Start(5);
@@ -179,7 +179,6 @@ public sealed partial class OnlineRecovery(
                 LogNodeRestarted(logger, nodeId);
 
                 tracker.Start(8);
-                preparing.CancelAfter(TimeSpan.FromSeconds(1)); // a connection still not made by now is made by the join
                 await prepared;
                 var ended = await paused.JoinNodeAsync(target, token);
                 await failover.MarkAttachedAsync(nodeId, token);
@@ -190,7 +189,6 @@ public sealed partial class OnlineRecovery(
             finally
             {
                 // Nothing prepared is left running once traffic resumes; unused connections close at release.
-                await preparing.CancelAsync();
                 await prepared;
             }
         }, pauseTimeout, onTimeout, cancellationToken);

@@ -81,10 +81,21 @@ internal sealed class SequenceSynchronizer : IAsyncDisposable
     {
         var databases = await RunAsync(_postgres, ListDatabases, cancellationToken);
         var missing = databases.Rows.Select(row => row[0]!).Where(name => !_databases.ContainsKey(name)).ToList();
-        var connections = await Task.WhenAll(missing.Select(name => AdminConnector.ConnectAsync(_main, name, _options, ApplicationName, cancellationToken)));
-        for (var i = 0; i < missing.Count; i++)
+        var connecting = missing.Select(name => AdminConnector.ConnectAsync(_main, name, _options, ApplicationName, cancellationToken)).ToList();
+        try
         {
-            _databases[missing[i]] = connections[i];
+            await Task.WhenAll(connecting);
+        }
+        finally
+        {
+            // Kept even when another database refused: DisposeAsync closes them.
+            for (var i = 0; i < missing.Count; i++)
+            {
+                if (connecting[i].IsCompletedSuccessfully)
+                {
+                    _databases[missing[i]] = connecting[i].Result;
+                }
+            }
         }
     }
 

@@ -87,7 +87,7 @@ public sealed partial class ClientSession
             _preparedJoin = await ConnectAndReplayStateAsync(node, replayListen: false, cancellationToken);
         }
 #pragma warning disable CA1031 // best effort: the join proper repeats every step and reports its failure
-        catch (Exception e)
+        catch (Exception e) when (e is not OperationCanceledException)
 #pragma warning restore CA1031
         {
             LogJoinNotPrepared(_logger, Id, node.Id, e.Message);
