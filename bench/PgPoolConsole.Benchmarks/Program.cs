@@ -19,7 +19,9 @@ public static class Program
 
         if (options.Mode == "micro")
         {
-            BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run([.. options.MicroArguments]);
+            // With no arguments the switcher would ask which benchmark to run: run them all.
+            string[] switcherArguments = options.MicroArguments.Count > 0 ? [.. options.MicroArguments] : ["--filter", "*"];
+            BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(switcherArguments);
             return 0;
         }
 

@@ -13,6 +13,14 @@ public sealed class QueryRouter
     private const int CacheLimit = 20000;
     private readonly ConcurrentDictionary<string, QueryPlan> _cache = new(StringComparer.Ordinal);
 
+    // A text is cached the second time it is seen. Simple-protocol texts with literals inlined
+    // (pgbench -M simple, most ORMs' simple path) never repeat: caching each one filled the table,
+    // kept every text alive into gen2 and cleared it all every 20000 statements.
+    private readonly int[] _recentMisses = new int[4096];
+
+    // ConcurrentDictionary.Count takes every lock of the table; an approximate count is enough.
+    private int _cachedCount;
+
     private readonly IWriteFunctionDetector _writeFunctions;
 
     public QueryRouter(CatalogCache catalog)
@@ -44,8 +52,17 @@ public sealed class QueryRouter
                 plan = plan.WithTimeFunctions(uses);
             }
         }
-        if (_cache.Count >= CacheLimit)
+        var hash = sql.GetHashCode(StringComparison.Ordinal);
+        ref var recent = ref _recentMisses[hash & (_recentMisses.Length - 1)];
+        if (recent != hash)
         {
+            recent = hash; // first sighting (a racing session may overwrite it: it then waits one more time)
+            return plan;
+        }
+
+        if (Interlocked.Increment(ref _cachedCount) > CacheLimit)
+        {
+            Interlocked.Exchange(ref _cachedCount, 0);
             _cache.Clear();
         }
 
