@@ -159,7 +159,8 @@ public sealed partial class ClientSession
             return outcome;
         }
 
-        var others = LiveBackends().Where(b => b.NodeId != main.NodeId).ToList();
+        var others = LiveBackends();
+        others.Remove(main.Backend);
         outcome.Results.AddRange(await RunEverywhereAsync(others, request, cancellationToken, watchLockWaits: true));
         return outcome;
     }
@@ -198,12 +199,26 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task<List<NodeResult>> RunEverywhereAsync(List<BackendConnection> backends, ReplicatedRequest request, CancellationToken cancellationToken, bool watchLockWaits = false)
     {
-        var results = backends.Select(ResultFor).ToList();
-        if (results.Count > 0)
+        var results = new List<NodeResult>(backends.Count);
+        foreach (var backend in backends)
         {
-            var runs = results.Select(r => RunOnNodeAsync(r, request, cancellationToken)).ToList();
-            var all = Task.WhenAll(runs);
-            if (watchLockWaits && await Task.WhenAny(all, Task.Delay(LockWaitCheckDelay, cancellationToken)) != all)
+            results.Add(ResultFor(backend));
+        }
+
+        if (results.Count == 1 && !watchLockWaits)
+        {
+            await RunOnNodeAsync(results[0], request, cancellationToken); // the usual two-node cluster: no WhenAll
+        }
+        else if (results.Count > 0)
+        {
+            var runs = new List<Task>(results.Count);
+            foreach (var result in results)
+            {
+                runs.Add(RunOnNodeAsync(result, request, cancellationToken));
+            }
+
+            var all = runs.Count == 1 ? runs[0] : Task.WhenAll(runs);
+            if (watchLockWaits && !await _context.Ticker.CompletesWithinASecondAsync(all))
             {
                 await WatchLockWaitsAsync(results, runs, all, cancellationToken);
             }
@@ -211,10 +226,13 @@ public sealed partial class ClientSession
             await all;
         }
 
-        foreach (var lost in results.Where(r => r.Lost is not null).ToList())
+        for (var i = results.Count - 1; i >= 0; i--)
         {
-            await HandleBackendLostAsync(lost.NodeId, lost.Lost!, cancellationToken);
-            results.Remove(lost);
+            if (results[i].Lost is { } lost)
+            {
+                await HandleBackendLostAsync(results[i].NodeId, lost, cancellationToken);
+                results.RemoveAt(i);
+            }
         }
 
         return results;
@@ -225,8 +243,6 @@ public sealed partial class ClientSession
         results.Count > 0
             ? new ReplicationOutcome(results[0], results)
             : throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
-
-    private static readonly TimeSpan LockWaitCheckDelay = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// The main node has answered, but another node still works on the write. A write that ran on
@@ -274,7 +290,7 @@ public sealed partial class ClientSession
                 await BackendCanceller.CancelAsync(backend.Endpoint, backend.ProcessId, backend.SecretKey, cancellationToken);
             }
 
-            await Task.WhenAny(all, Task.Delay(LockWaitCheckDelay, cancellationToken));
+            await Task.WhenAny(all, _context.Ticker.NextTick);
         }
     }
 
@@ -378,6 +394,11 @@ public sealed partial class ClientSession
 
         var results = outcome.Results;
         if (results.Count <= 1)
+        {
+            return outcome;
+        }
+
+        if (AllAgree(results, request.CompareRowCounts))
         {
             return outcome;
         }
@@ -578,7 +599,7 @@ public sealed partial class ClientSession
             builder.Append(outcome.Kind switch
             {
                 'C' when compareRowCounts => outcome.Text,
-                'C' => CommandWord(outcome.Text),
+                'C' => CommandWord(outcome.Text).ToString(),
                 // Both failed: the same statement failed on both (even with different codes) — agreement.
                 _ => "",
             });
@@ -589,13 +610,43 @@ public sealed partial class ClientSession
         return builder.ToString();
     }
 
+    /// <summary>Whether every node's signature (<see cref="SignatureOf"/>) is the same, without building them.</summary>
+    private static bool AllAgree(List<NodeResult> results, bool compareRowCounts)
+    {
+        var first = results[0];
+        for (var i = 1; i < results.Count; i++)
+        {
+            var other = results[i];
+            if (other.Status != first.Status || other.Outcomes.Count != first.Outcomes.Count)
+            {
+                return false;
+            }
+
+            for (var j = 0; j < first.Outcomes.Count; j++)
+            {
+                var (a, b) = (first.Outcomes[j], other.Outcomes[j]);
+                if (a.Kind != b.Kind)
+                {
+                    return false;
+                }
+
+                if (a.Kind == 'C' && !(compareRowCounts ? a.Text == b.Text : CommandWord(a.Text).SequenceEqual(CommandWord(b.Text))))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
     private static string KindsOf(NodeResult result) => new([.. result.Outcomes.Select(o => o.Kind), result.Status]);
 
     /// <summary>"UPDATE 5" -> "UPDATE"; "INSERT 0 5" -> "INSERT"; SELECT counts are never compared.</summary>
-    private static string CommandWord(string tag)
+    private static ReadOnlySpan<char> CommandWord(string tag)
     {
         var space = tag.IndexOf(' ', StringComparison.Ordinal);
-        return space < 0 ? tag : tag[..space];
+        return space < 0 ? tag : tag.AsSpan(0, space);
     }
 
     private static string Truncate(string sql) => sql.Length <= 200 ? sql : sql[..200] + "...";

@@ -38,6 +38,9 @@ public sealed class ProxyContext
     public ClientSecurityHolder Security { get; init; } = new(ClientSecurity.None);
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>The shared one-second tick that bounds lock-wait checks of replicated writes.</summary>
+    public SecondTicker Ticker { get; init; } = SecondTicker.System;
+
     /// <summary>Largest message a client may send (bytes).</summary>
     public int MaxClientMessageLength { get; init; } = 256 * 1024 * 1024;
 
