@@ -8,6 +8,7 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        InlineSocketIo.EnableUnlessConfigured();
         CommandLine commandLine;
         try
         {

@@ -48,6 +48,14 @@ public static class ControlPlaneServices
 
     public static void MapControlPlane(this WebApplication app)
     {
+        // With inline socket I/O (Hosting.InlineSocketIo) a request would start on a socket
+        // thread that also serves proxy connections; pages, the REST API and Hangfire's dashboard
+        // (synchronous storage queries) run on the thread pool instead.
+        app.Use(static async (context, next) =>
+        {
+            await Task.Yield();
+            await next(context);
+        });
         app.UseStatusCodePages();
         app.UseStaticFiles();
         app.UseAuthentication();

@@ -135,7 +135,11 @@ public sealed partial class ProductHost : IAsyncDisposable
             throw new CommandLineException("an https:// control-plane URL needs ssl = on with ssl_cert and ssl_key (the control plane uses the proxy's certificate)");
         }
 
-        builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = null);
+        builder.WebHost.UseSockets(sockets =>
+        {
+            sockets.MaxReadBufferSize = null;
+            sockets.UnsafePreferInlineScheduling = true; // see InlineSocketIo
+        });
         builder.WebHost.UseStaticWebAssets(); // assets of WebUi and the framework in a build (a publish copies them to wwwroot)
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -108,8 +108,37 @@ public sealed class CommandLineTests : IAsyncLifetime
         Assert.Contains("unrecognized argument \"--frobnicate\"", result.StandardError);
     }
 
-    [Fact]
-    public async Task StartInForeground_ThenStopFast_EndsTheProcessAndRemovesThePidFile()
+    /// <summary>A product started in the foreground (-n) on one node that is not running; its stderr is collected.</summary>
+    private sealed class ForegroundProduct(Process process, System.Text.StringBuilder stderr, string config) : IAsyncDisposable
+    {
+        public Process Process { get; } = process;
+
+        public string Config { get; } = config;
+
+        public string StandardError
+        {
+            get
+            {
+                lock (stderr)
+                {
+                    return stderr.ToString();
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!Process.HasExited)
+            {
+                Process.Kill(entireProcessTree: true);
+                await Process.WaitForExitAsync();
+            }
+
+            Process.Dispose();
+        }
+    }
+
+    private async Task<ForegroundProduct> StartInForegroundAsync(string extraConfig, string? inlineCompletions = null)
     {
         var proxyPort = LocalPorts.GetFreePort();
         var config = WriteConfig(string.Join('\n',
@@ -120,7 +149,7 @@ public sealed class CommandLineTests : IAsyncLifetime
             "pcp_socket_dir = ''",
             "backend_hostname0 = '127.0.0.1'",
             $"backend_port0 = {LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture)}",
-            "heatlh_check_period = 10",
+            extraConfig,
             $"logdir = '{_directory.Path}'",
             $"pid_file_name = '{_directory.Path}/pgpool.pid'",
             ""));
@@ -129,33 +158,43 @@ public sealed class CommandLineTests : IAsyncLifetime
             RedirectStandardError = true,
             RedirectStandardOutput = true,
         };
-        using var product = Process.Start(startInfo)!;
+        startInfo.Environment["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = inlineCompletions; // null: not set, the product's default
+        var process = Process.Start(startInfo)!;
         var stderr = new System.Text.StringBuilder();
-        product.ErrorDataReceived += (_, e) => { lock (stderr) { stderr.AppendLine(e.Data); } };
-        product.BeginErrorReadLine();
-        product.BeginOutputReadLine();
-        try
-        {
-            await Eventually.TrueAsync(() => File.Exists(_directory.Combine("pgpool.pid")) && !LocalPorts.IsFree(proxyPort), TimeSpan.FromSeconds(30), "the product starts listening");
+        process.ErrorDataReceived += (_, e) => { lock (stderr) { stderr.AppendLine(e.Data); } };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        var product = new ForegroundProduct(process, stderr, config);
+        await Eventually.TrueAsync(() => process.HasExited || (File.Exists(_directory.Combine("pgpool.pid")) && !LocalPorts.IsFree(proxyPort)), TimeSpan.FromSeconds(30), "the product starts listening");
+        Assert.False(process.HasExited, product.StandardError);
+        return product;
+    }
 
-            var stop = await RunAsync("-f", config, "-m", "fast", "stop");
+    [Fact]
+    public async Task StartInForeground_ThenStopFast_EndsTheProcessAndRemovesThePidFile()
+    {
+        await using var product = await StartInForegroundAsync("heatlh_check_period = 10");
 
-            Assert.Equal(0, stop.ExitCode);
-            Assert.Contains("done.", stop.StandardOutput);
-            Assert.True(product.WaitForExit(TimeSpan.FromSeconds(20)), "the product exits after stop");
-            Assert.False(File.Exists(_directory.Combine("pgpool.pid")));
-            lock (stderr)
-            {
-                Assert.Contains($"{config}:8: unknown configuration parameter \"heatlh_check_period\"", stderr.ToString());
-            }
-        }
-        finally
-        {
-            if (!product.HasExited)
-            {
-                product.Kill(entireProcessTree: true);
-            }
-        }
+        var stop = await RunAsync("-f", product.Config, "-m", "fast", "stop");
+
+        Assert.Equal(0, stop.ExitCode);
+        Assert.Contains("done.", stop.StandardOutput);
+        Assert.True(product.Process.WaitForExit(TimeSpan.FromSeconds(20)), "the product exits after stop");
+        Assert.False(File.Exists(_directory.Combine("pgpool.pid")));
+        Assert.Contains($"{product.Config}:8: unknown configuration parameter \"heatlh_check_period\"", product.StandardError);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("0")]
+    public async Task SocketIo_RunsInlineOnOneSocketThreadPerCore_UnlessTheEnvironmentTurnsItOff(string? inlineCompletions)
+    {
+        await using var product = await StartInForegroundAsync("", inlineCompletions);
+
+        // The runtime starts one socket (epoll) thread per core when completions run inline, else one per 30 cores.
+        var socketThreads = Directory.GetDirectories($"/proc/{product.Process.Id.ToString(CultureInfo.InvariantCulture)}/task")
+            .Count(task => File.ReadAllText(Path.Combine(task, "comm")).Trim() == ".NET Sockets");
+        Assert.Equal(inlineCompletions is null ? Environment.ProcessorCount : Math.Max(1, (int)Math.Round(Environment.ProcessorCount / 30.0)), socketThreads);
     }
 
     [Fact]
