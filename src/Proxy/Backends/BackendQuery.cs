@@ -19,6 +19,12 @@ public static class BackendQuery
     {
         PgWriter.Query(backend.Writer, sql);
         await backend.Writer.FlushAsync(cancellationToken);
+        return await ReadAnswerAsync(backend, cancellationToken);
+    }
+
+    /// <summary>Reads the answer to a Query written (and flushed) earlier, up to its ReadyForQuery.</summary>
+    public static async Task<BackendQueryResult> ReadAnswerAsync(BackendConnection backend, CancellationToken cancellationToken)
+    {
         var rows = new List<string?[]>();
         string? tag = null;
         PgErrorFields? error = null;

@@ -86,6 +86,7 @@ public sealed partial class ClientSession
             Order = OrderOf(route),
             WrapInTransaction = wrap,
             MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
+            StartsTransaction = _transactionStatus == 'I' && plan.Statements.Any(s => s.Transaction == TransactionCommand.Begin),
         };
         var succeeded = await ExecuteAndRelayAsync(request, plan, final, cancellationToken);
         _listening |= plan.Statements.Any(s => s.Kind == StatementKind.Listen);
@@ -241,9 +242,16 @@ public sealed partial class ClientSession
         _transactionStatus = status;
         if (status == 'I')
         {
+            if (_transactionClockReadWithBegin && !_transactionClockUsed)
+            {
+                _readClockWithBegin = false;
+            }
+
             _transactionWrote = false;
             _transactionNeedsAllNodes = false;
             _transactionClock = null;
+            _transactionClockReadWithBegin = false;
+            _transactionClockUsed = false;
         }
         else if (wrote)
         {
@@ -268,7 +276,13 @@ public sealed partial class ClientSession
     {
         if (_transactionStatus == 'T' && _transactionClock is { } cached && !needStatementClock)
         {
+            _transactionClockUsed = true;
             return (cached, cached);
+        }
+
+        if (_transactionStatus == 'T' && !needStatementClock)
+        {
+            _readClockWithBegin = true; // from the next transaction on
         }
 
         while (true)
@@ -295,6 +309,7 @@ public sealed partial class ClientSession
             {
                 _transactionClock ??= transaction;
                 transaction = _transactionClock;
+                _transactionClockUsed = true;
             }
 
             return (transaction, result.Rows[0][1]!);

@@ -49,6 +49,9 @@ internal sealed class ReplicatedRequest
 
     /// <summary>Statement tags that change rows: their row counts are compared.</summary>
     public bool CompareRowCounts { get; init; } = true;
+
+    /// <summary>The client's request opens a transaction block (BEGIN, START TRANSACTION) and ends with ReadyForQuery.</summary>
+    public bool StartsTransaction { get; init; }
 }
 
 public sealed partial class ClientSession
@@ -63,6 +66,11 @@ public sealed partial class ClientSession
     // (BEGIN/COMMIT wrapper, forced failures) so those never overwrite the answer being relayed.
     private NodeResult?[] _results = [];
     private NodeResult?[] _controlResults = [];
+
+    // The node that reads the transaction clock right after the request (see _readClockWithBegin),
+    // and whether that read failed inside the new transaction, aborting it there.
+    private BackendConnection? _readClockOn;
+    private bool _clockReadAbortedTransaction;
 
     private NodeResult ResultFor(BackendConnection backend) => Slot(ref _results, backend);
 
@@ -101,12 +109,32 @@ public sealed partial class ClientSession
     private async Task<ReplicationOutcome> ExecuteReplicatedAsync(ReplicatedRequest request, CancellationToken cancellationToken)
     {
         var statusBefore = _transactionStatus;
-        var outcome = request.Order switch
+        _readClockOn = request.StartsTransaction && _readClockWithBegin && statusBefore == 'I' ? MainBackend : null;
+        ReplicationOutcome outcome;
+        try
         {
-            ReplicationOrder.MainFirst => await RunMainFirstAsync(request, cancellationToken),
-            ReplicationOrder.MainLast => await RunMainLastAsync(request, cancellationToken),
-            _ => OutcomeOf(await RunEverywhereAsync(LiveBackends(), request, cancellationToken)),
-        };
+            outcome = request.Order switch
+            {
+                ReplicationOrder.MainFirst => await RunMainFirstAsync(request, cancellationToken),
+                ReplicationOrder.MainLast => await RunMainLastAsync(request, cancellationToken),
+                _ => OutcomeOf(await RunEverywhereAsync(LiveBackends(), request, cancellationToken)),
+            };
+        }
+        finally
+        {
+            _readClockOn = null;
+        }
+
+        if (_clockReadAbortedTransaction)
+        {
+            // The clock's SELECT failed on the main node (a statement_timeout, a cancel): its
+            // transaction is aborted, so the others' must be too.
+            _clockReadAbortedTransaction = false;
+            foreach (var other in LiveBackends())
+            {
+                await ForceFailureAsync(other, cancellationToken);
+            }
+        }
 
         if (outcome.StoppedAtCopyIn)
         {
@@ -360,14 +388,47 @@ public sealed partial class ClientSession
             }
 
             backend.Writer.Write(request.Body.Span);
+            var readClock = backend == _readClockOn;
+            if (readClock)
+            {
+                PgWriter.Query(backend.Writer, Replication.TimeFunctions.ReadClocksSql);
+            }
+
             result.ParameterDescriptionTrims = request.ParameterDescriptionTrims.Length > 0 ? new Queue<int>(request.ParameterDescriptionTrims) : null;
             await backend.Writer.FlushAsync(cancellationToken);
             LogPerNodeStatement(backend, request.Sql);
             await ReadResultAsync(result, request.TerminalCount >= 0 ? 1 + result.SilentReadyCycles : readyCount, streamToClient: false, cancellationToken, request.TerminalCount);
+            if (readClock)
+            {
+                await ReadClockSentWithBeginAsync(backend, result.Status, cancellationToken);
+            }
         }
         catch (Exception e) when (IsConnectionFailure(e))
         {
             result.Lost = e;
+        }
+    }
+
+    /// <summary>
+    /// The transaction clock read right after the request that opened the transaction: inside
+    /// it, now() is the transaction's start, the value a later write would have read.
+    /// </summary>
+    private async Task ReadClockSentWithBeginAsync(BackendConnection backend, char statusAfterRequest, CancellationToken cancellationToken)
+    {
+        var answer = await BackendQuery.ReadAnswerAsync(backend, cancellationToken);
+        if (statusAfterRequest != 'T')
+        {
+            return; // the request did not leave a transaction open: that clock is not its start
+        }
+
+        _transactionClockReadWithBegin = true;
+        if (answer.Succeeded && answer.Rows.Count > 0)
+        {
+            _transactionClock = answer.Rows[0][0];
+        }
+        else
+        {
+            _clockReadAbortedTransaction = true;
         }
     }
 

@@ -100,6 +100,65 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Equal(["1"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT at)::text FROM tx"));
     }
 
+    /// <summary>
+    /// A session whose transactions use the clock has it read together with BEGIN from its second
+    /// transaction on (psql: each statement its own simple Query); one transaction without it in
+    /// between makes the next read it on its own again. Every transaction stores its own start.
+    /// </summary>
+    [Fact]
+    public async Task ConsecutiveTransactionsOfASession_EachStoreTheirOwnStart_SimpleProtocol()
+    {
+        await SetUpAsync("CREATE TABLE tc (n int, at timestamptz)");
+        var statements = new List<string>();
+        for (var n = 1; n <= 5; n++)
+        {
+            statements.AddRange(["BEGIN", "SELECT pg_sleep(0.02)", $"INSERT INTO tc VALUES ({n}, CURRENT_TIMESTAMP)", $"SELECT (SELECT at FROM tc WHERE n = {n}) = now()", "COMMIT"]);
+            if (n == 3)
+            {
+                statements.AddRange(["BEGIN", "SELECT 1", "COMMIT"]);
+            }
+        }
+
+        var result = await proxy.PsqlAsync(_database, [.. statements]);
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        var checks = result.StandardOutput.Split('\n').Where(line => line is "t" or "f").ToList();
+        Assert.Equal(Enumerable.Repeat("t", 5), checks);
+        await AssertIdenticalAsync("tc");
+        Assert.Equal(["5"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT at)::text FROM tc"));
+    }
+
+    /// <summary>The same through Npgsql, which sends BEGIN in one extended-protocol batch with the first statement.</summary>
+    [Fact]
+    public async Task ConsecutiveTransactionsOfASession_EachStoreTheirOwnStart_ExtendedProtocol()
+    {
+        await SetUpAsync("CREATE TABLE te (n int, at timestamptz)");
+        await using var connection = await OpenAsync();
+        for (var n = 1; n <= 5; n++)
+        {
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var sleep = new NpgsqlCommand("SELECT pg_sleep(0.02)", connection, transaction))
+            {
+                await sleep.ExecuteNonQueryAsync();
+            }
+
+            await using (var insert = new NpgsqlCommand($"INSERT INTO te VALUES ({n}, CURRENT_TIMESTAMP)", connection, transaction))
+            {
+                await insert.ExecuteNonQueryAsync();
+            }
+
+            await using (var check = new NpgsqlCommand($"SELECT (SELECT at FROM te WHERE n = {n}) = now()", connection, transaction))
+            {
+                Assert.Equal(true, await check.ExecuteScalarAsync());
+            }
+
+            await transaction.CommitAsync();
+        }
+
+        await AssertIdenticalAsync("te");
+        Assert.Equal(["5"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT at)::text FROM te"));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
