@@ -22,7 +22,7 @@ public sealed partial class ClientSession
             LogStatementText(_logger, Id, sql);
         }
 
-        if (EndsTransactionsAmongWrites(plan))
+        if (MustRunStatementByStatement(plan))
         {
             await ExecuteStatementByStatementAsync(sql, plan, cancellationToken);
             return;

@@ -10,13 +10,33 @@ public sealed partial class ClientSession
     private int _positionOffset;
 
     /// <summary>
-    /// A query string that both writes and ends a transaction (BEGIN; UPDATE ...; COMMIT) must end it
-    /// on the other nodes before the main node, like a COMMIT on its own; sent whole, the main node
-    /// would commit first.
+    /// Query strings that must run one statement at a time. One that both writes and ends a
+    /// transaction (BEGIN; UPDATE ...; COMMIT) must end it on the other nodes before the main node,
+    /// like a COMMIT on its own; sent whole, the main node would commit first. One with DDL before
+    /// a write (CREATE TABLE t (... DEFAULT now()); INSERT INTO t ...) must have the write's
+    /// defaults looked up once the DDL has run; sent whole, the table is not there yet when they
+    /// are, and every node would compute now() or nextval() on its own.
     /// </summary>
-    private static bool EndsTransactionsAmongWrites(QueryPlan plan) =>
+    private static bool MustRunStatementByStatement(QueryPlan plan) =>
         plan.Statements.Count > 1 && plan.Route is QueryRoute.Write or QueryRoute.TransactionEnd &&
-        plan.Statements.Any(s => s.Transaction is TransactionCommand.Commit or TransactionCommand.Rollback or TransactionCommand.PrepareTransaction);
+        (plan.Statements.Any(s => s.Transaction is TransactionCommand.Commit or TransactionCommand.Rollback or TransactionCommand.PrepareTransaction)
+         || WritesAfterDdl(plan.Statements));
+
+    private static bool WritesAfterDdl(IReadOnlyList<StatementInfo> statements)
+    {
+        var ddlSeen = false;
+        foreach (var statement in statements)
+        {
+            if (ddlSeen && !statement.IsReadOnly && statement.Kind != StatementKind.Ddl)
+            {
+                return true;
+            }
+
+            ddlSeen |= statement.Kind == StatementKind.Ddl;
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// Runs the statements of such a string one by one, keeping PostgreSQL's semantics for

@@ -159,6 +159,21 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Equal(["5"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT at)::text FROM te"));
     }
 
+    /// <summary>
+    /// One simple-protocol string that creates a table and fills it: the INSERT's defaults can
+    /// only be looked up once the table exists, so the string runs statement by statement.
+    /// </summary>
+    [Fact]
+    public async Task DdlThenInsertInOneQueryString_StoresTheSameDefaultsEverywhere()
+    {
+        var result = await proxy.PsqlAsync(_database,
+            "CREATE TABLE dd (id int PRIMARY KEY, at timestamptz DEFAULT now(), token uuid DEFAULT gen_random_uuid()); INSERT INTO dd (id) VALUES (1), (2), (3)");
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.EndsWith("INSERT 0 3", result.StandardOutput.Trim());
+        await AssertIdenticalAsync("dd");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
