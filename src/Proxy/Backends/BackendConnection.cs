@@ -21,7 +21,7 @@ public sealed record BackendEndpoint(int NodeId, string Host, int Port)
         return new BackendEndpoint(node.Id, node.Host, node.Port) { Tls = node.Tls };
     }
 
-    public override string ToString() => $"{Host}:{Port}";
+    public override string ToString() => BackendSockets.IsUnixSocketDirectory(Host) ? BackendSockets.UnixSocketPath(this) : $"{Host}:{Port}";
 }
 
 /// <summary>

@@ -65,6 +65,12 @@ public sealed class BackendConnector
     public async Task<BackendConnection> ConnectAsync(BackendEndpoint endpoint, IReadOnlyList<KeyValuePair<string, string>> startupParameters, CredentialProvider passwordProvider, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
+        if (BackendSockets.IsUnixSocketDirectory(endpoint.Host))
+        {
+            // As libpq: TLS is not used over Unix-domain sockets, whatever backend_sslmode says.
+            return await ConnectAsync(endpoint, startupParameters, passwordProvider, BackendSslMode.Disable, cancellationToken);
+        }
+
         switch (endpoint.Tls.Mode)
         {
             case BackendSslMode.Allow:
@@ -101,20 +107,19 @@ public sealed class BackendConnector
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_connectTimeout);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Socket? socket = null;
         BackendConnection? connection = null;
         try
         {
             try
             {
-                await socket.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token);
+                socket = await BackendSockets.ConnectAsync(endpoint, timeout.Token);
             }
             catch (SocketException e)
             {
                 throw new BackendUnavailableException(endpoint.NodeId, $"connect to backend node {endpoint.NodeId} ({endpoint}) failed: {e.Message}", e);
             }
 
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
             var stream = new NetworkStream(socket, ownsSocket: false);
             connection = new BackendConnection(endpoint, socket, mode == BackendSslMode.Disable ? stream : await NegotiateTlsAsync(endpoint, stream, mode, timeout.Token), _maxMessageLength)
             {
@@ -196,7 +201,7 @@ public sealed class BackendConnector
     private static BackendRejectedException TlsRefused(BackendEndpoint endpoint, string message) =>
         new(endpoint.NodeId, new PgErrorFields { Severity = "FATAL", SqlState = "08001", Message = message });
 
-    private static async ValueTask DisposeQuietlyAsync(BackendConnection? connection, Socket socket)
+    private static async ValueTask DisposeQuietlyAsync(BackendConnection? connection, Socket? socket)
     {
         if (connection is not null)
         {
@@ -205,7 +210,7 @@ public sealed class BackendConnector
         }
         else
         {
-            socket.Dispose();
+            socket?.Dispose();
         }
     }
 

@@ -160,10 +160,10 @@ public static class PgPoolOptionsLoader
             }
 
             var backend = BuildBackend(load, id, hostEntry);
-            if (backend.Hostname.Length == 0 || backend.Hostname.StartsWith('/'))
+            if (backend.Hostname.Length == 0)
             {
                 load.Errors.Add(InvalidValue(hostEntry,
-                    "allowed: a TCP host name or IP address; Unix-domain socket directories are not supported yet"));
+                    "allowed: a TCP host name or IP address, or a Unix-domain socket directory starting with /"));
                 continue;
             }
 

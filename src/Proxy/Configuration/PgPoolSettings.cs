@@ -32,7 +32,7 @@ public static class PgPoolSettings
         Text("pcp_socket_dir", o => o.PcpSocketDir, Restart, "Directory of the PCP Unix-domain socket ('' = no socket)"),
 
         // backends
-        Node("backend_hostname", SettingType.String, b => b.Hostname, Restart, "Host name or IP address of the node"),
+        Node("backend_hostname", SettingType.String, b => b.Hostname, Restart, "Host name or IP address of the node, or the directory of its Unix socket (starting with /)"),
         new("backend_port", SettingType.Integer, SettingScope.PerNode, "Port of the node")
         {
             Minimum = 1, Maximum = 65535, NeedsRestart = Restart, NodeValue = b => b.Port,

@@ -18,8 +18,7 @@ public static class BackendCanceller
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await socket.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token);
+            using var socket = await BackendSockets.ConnectAsync(endpoint, timeout.Token);
             await socket.SendAsync(PgWriter.CancelRequest(processId, secretKey), SocketFlags.None, timeout.Token);
             // The server closes the connection after reading the request; wait for that briefly.
             var buffer = new byte[1];

@@ -205,11 +205,21 @@ public class PgPoolOptionsLoaderTests
     [InlineData("backend_weight0 = heavy", "\"backend_weight0\": \"heavy\" (allowed: a number from 0 to 100000000)")]
     [InlineData("backend_flag0 = 'ALLOW_TO_FAILOVER|NEVER'", "\"backend_flag0\": \"ALLOW_TO_FAILOVER|NEVER\" (allowed: ALLOW_TO_FAILOVER, DISALLOW_TO_FAILOVER, ALWAYS_PRIMARY, ALWAYS_MASTER, separated by |)")]
     [InlineData("backend_flag0 = 'ALLOW_TO_FAILOVER|DISALLOW_TO_FAILOVER'", "\"backend_flag0\": \"ALLOW_TO_FAILOVER|DISALLOW_TO_FAILOVER\" (ALLOW_TO_FAILOVER and DISALLOW_TO_FAILOVER cannot both be set)")]
-    [InlineData("backend_hostname0 = '/var/run/postgresql'", "\"backend_hostname0\": \"/var/run/postgresql\" (allowed: a TCP host name or IP address; Unix-domain socket directories are not supported yet)")]
-    [InlineData("backend_hostname0 = ''", "\"backend_hostname0\": \"\" (allowed: a TCP host name or IP address; Unix-domain socket directories are not supported yet)")]
+    [InlineData("backend_hostname0 = ''", "\"backend_hostname0\": \"\" (allowed: a TCP host name or IP address, or a Unix-domain socket directory starting with /)")]
     public void Load_InvalidValue_NamesSourceLineKeyValueAndWhatIsAllowed(string line, string message)
     {
         Assert.Equal($"pgpool.conf:3: invalid value for parameter {message}", LoadError(OneNode + line + "\n"));
+    }
+
+    [Fact]
+    public void Load_UnixSocketDirectoryAsHostname_IsANodeReachedThroughItsSocket()
+    {
+        var options = Load("backend_hostname0 = '/var/run/postgresql'\nbackend_port0 = 5433\nbackend_hostname1 = 'db1'\n").Options;
+
+        Assert.Equal("/var/run/postgresql", options.Backends[0].Hostname);
+        var endpoint = new PgPoolConsole.Proxy.Backends.BackendEndpoint(0, options.Backends[0].Hostname, options.Backends[0].Port);
+        Assert.Equal("/var/run/postgresql/.s.PGSQL.5433", endpoint.ToString());
+        Assert.Equal("db1", options.Backends[1].Hostname);
     }
 
     [Fact]
