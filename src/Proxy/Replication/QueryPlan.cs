@@ -40,6 +40,9 @@ public sealed record QueryPlan
     /// <summary>True when the query contains BEGIN/COMMIT/ROLLBACK/SAVEPOINT or similar.</summary>
     public bool HasTransactionControl { get; init; }
 
+    /// <summary>True when a statement opens a transaction block (BEGIN, START TRANSACTION).</summary>
+    public bool BeginsTransaction { get; init; }
+
     /// <summary>True when a statement refuses to run inside a transaction block (VACUUM, CREATE DATABASE ...).</summary>
     public bool CannotRunInTransactionBlock { get; init; }
 

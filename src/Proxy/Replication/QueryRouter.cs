@@ -84,6 +84,7 @@ public sealed class QueryRouter
 
         var route = RouteOf(statements[0]);
         var hasTransactionControl = false;
+        var beginsTransaction = false;
         var cannotRunInBlock = false;
         var noLoadBalance = false;
         var copyFromStdin = false;
@@ -94,6 +95,7 @@ public sealed class QueryRouter
         {
             route = Combine(route, RouteOf(statement));
             hasTransactionControl |= statement.Transaction != TransactionCommand.None;
+            beginsTransaction |= statement.Transaction == TransactionCommand.Begin;
             cannotRunInBlock |= statement.CannotRunInTransactionBlock;
             noLoadBalance |= statement.HasReplicationHint;
             copyFromStdin |= statement.Kind == StatementKind.CopyFrom;
@@ -115,6 +117,7 @@ public sealed class QueryRouter
             Statements = statements,
             Route = route,
             HasTransactionControl = hasTransactionControl,
+            BeginsTransaction = beginsTransaction,
             CannotRunInTransactionBlock = cannotRunInBlock,
             NoLoadBalance = noLoadBalance,
             IsolationLevel = isolation,

@@ -86,7 +86,7 @@ public sealed partial class ClientSession
             Order = OrderOf(route),
             WrapInTransaction = wrap,
             MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
-            StartsTransaction = _transactionStatus == 'I' && plan.Statements.Any(s => s.Transaction == TransactionCommand.Begin),
+            StartsTransaction = _transactionStatus == 'I' && plan.BeginsTransaction,
         };
         var succeeded = await ExecuteAndRelayAsync(request, plan, final, cancellationToken);
         _listening |= plan.Statements.Any(s => s.Kind == StatementKind.Listen);

@@ -342,7 +342,7 @@ public sealed partial class ClientSession
                 MainPrefix = lockKeys.Count > 0 && (wrap || _transactionStatus == 'T') ? LockPrefix(new WriteRewrite(null, null, lockKeys)) : null,
                 PrefixFor = firstDispatch ? nodeId => PrefixFor(nodeId) : null,
                 ParameterDescriptionTrims = trims,
-                StartsTransaction = sync && _transactionStatus == 'I' && plan.Statements.Any(s => s.Transaction == Sql.TransactionCommand.Begin),
+                StartsTransaction = sync && _transactionStatus == 'I' && plan.BeginsTransaction,
             };
             var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
             _listening |= plan.Statements.Any(s => s.Kind == Sql.StatementKind.Listen);
