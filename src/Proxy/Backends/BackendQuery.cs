@@ -14,6 +14,9 @@ public sealed record BackendQueryResult(IReadOnlyList<string?[]> Rows, string? C
 /// <summary>Runs the proxy's own statements on a backend connection (simple query protocol, text results).</summary>
 public static class BackendQuery
 {
+    // The name of the statement and portal used inside a client's batch: no client picks it.
+    private const string InsideBatchName = "pgpoolconsole: lookup inside a batch";
+
     /// <summary>Runs <paramref name="sql"/> and reads until ReadyForQuery. Errors are returned, not thrown.</summary>
     public static async Task<BackendQueryResult> RunAsync(BackendConnection backend, string sql, CancellationToken cancellationToken)
     {
@@ -22,8 +25,31 @@ public static class BackendQuery
         return await ReadAnswerAsync(backend, cancellationToken);
     }
 
+    /// <summary>
+    /// Runs <paramref name="sql"/> between the parts of an extended-query batch (after a Flush,
+    /// before the client's Sync). A Query there would commit the batch's implicit transaction and
+    /// drop the client's unnamed statement, so this uses a statement and portal of its own, closes
+    /// both and ends with Flush. An error makes the backend skip everything up to the client's
+    /// Sync: the batch has then failed on that node.
+    /// </summary>
+    public static async Task<BackendQueryResult> RunInsideBatchAsync(BackendConnection backend, string sql, CancellationToken cancellationToken)
+    {
+        BindMessage.Parse(backend.Writer, InsideBatchName, sql, []);
+        PgWriter.Bind(backend.Writer, InsideBatchName, InsideBatchName);
+        PgWriter.Execute(backend.Writer, InsideBatchName, 0);
+        PgWriter.Close(backend.Writer, 'P', InsideBatchName);
+        PgWriter.Close(backend.Writer, 'S', InsideBatchName);
+        PgWriter.Flush(backend.Writer);
+        await backend.Writer.FlushAsync(cancellationToken);
+        return await ReadAnswerAsync(backend, closeCompletions: 2, cancellationToken);
+    }
+
     /// <summary>Reads the answer to a Query written (and flushed) earlier, up to its ReadyForQuery.</summary>
-    public static async Task<BackendQueryResult> ReadAnswerAsync(BackendConnection backend, CancellationToken cancellationToken)
+    public static Task<BackendQueryResult> ReadAnswerAsync(BackendConnection backend, CancellationToken cancellationToken) =>
+        ReadAnswerAsync(backend, closeCompletions: 0, cancellationToken);
+
+    /// <summary>Reads up to ReadyForQuery or, when <paramref name="closeCompletions"/> is positive, that many CloseCompletes (or an error).</summary>
+    private static async Task<BackendQueryResult> ReadAnswerAsync(BackendConnection backend, int closeCompletions, CancellationToken cancellationToken)
     {
         var rows = new List<string?[]>();
         string? tag = null;
@@ -54,6 +80,18 @@ public static class BackendQuery
                     break;
                 case 'E':
                     error ??= PgErrorFields.Parse(message.Payload);
+                    if (closeCompletions > 0)
+                    {
+                        return new BackendQueryResult(rows, tag, error); // nothing more comes before the client's Sync
+                    }
+
+                    break;
+                case '3' when closeCompletions > 0:
+                    if (--closeCompletions == 0)
+                    {
+                        return new BackendQueryResult(rows, tag, error);
+                    }
+
                     break;
                 case 'S':
                     backend.ApplyParameterStatus(message);

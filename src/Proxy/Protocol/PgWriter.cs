@@ -280,6 +280,36 @@ public static class PgWriter
 
     public static void Flush(IBufferWriter<byte> writer) => Empty(writer, (byte)'H');
 
+    /// <summary>Bind of a statement without parameters, all results in text.</summary>
+    public static void Bind(IBufferWriter<byte> writer, string portal, string statement)
+    {
+        var portalLength = Utf8.GetByteCount(portal);
+        var statementLength = Utf8.GetByteCount(statement);
+        var span = Begin(writer, (byte)'B', portalLength + 1 + statementLength + 1 + 6);
+        var offset = 5 + WriteCString(span[5..], portal);
+        offset += WriteCString(span[offset..], statement);
+        span.Slice(offset, 6).Clear(); // no parameter formats, no parameters, no result formats
+        writer.Advance(offset + 6);
+    }
+
+    /// <summary>Execute of a portal; 0 rows means all of them.</summary>
+    public static void Execute(IBufferWriter<byte> writer, string portal, int maxRows)
+    {
+        var span = Begin(writer, (byte)'E', Utf8.GetByteCount(portal) + 1 + 4);
+        var offset = 5 + WriteCString(span[5..], portal);
+        BinaryPrimitives.WriteInt32BigEndian(span[offset..], maxRows);
+        writer.Advance(offset + 4);
+    }
+
+    /// <summary>Close of a prepared statement ('S') or a portal ('P').</summary>
+    public static void Close(IBufferWriter<byte> writer, char kind, string name)
+    {
+        var span = Begin(writer, (byte)'C', 1 + Utf8.GetByteCount(name) + 1);
+        span[5] = (byte)kind;
+        var written = WriteCString(span[6..], name);
+        writer.Advance(6 + written);
+    }
+
     /// <summary>CopyFail with a reason.</summary>
     public static void CopyFail(IBufferWriter<byte> writer, string reason) => CStringMessage(writer, (byte)'f', reason);
 

@@ -35,11 +35,15 @@ public sealed record TableInfo(long Oid, string Name, IReadOnlyList<ColumnInfo> 
     public bool UsesSequence => Columns.Any(c => c.Default == ColumnDefault.Sequence);
 }
 
+/// <summary>Runs one of the proxy's catalog queries on the main node, through a session's own connection.</summary>
+public delegate Task<BackendQueryResult> CatalogQuery(string sql, CancellationToken cancellationToken);
+
 /// <summary>
 /// Per-database catalog facts the proxy needs to keep nodes identical: which user functions are
 /// volatile (a SELECT calling one may write, so it goes to every node) and what each table's
 /// column defaults do (time, sequence, random). Read from the main node through a session's own
-/// connection, cached, and dropped when a session runs DDL in that database.
+/// connection, cached, and dropped when a transaction that ran DDL in that database ends. A
+/// session whose transaction ran DDL reads through a catalog of its own (others cannot see it).
 /// </summary>
 public sealed class CatalogCache
 {
@@ -63,13 +67,19 @@ public sealed class CatalogCache
         public bool? IsVolatileUserFunction(QualifiedName function) =>
             _volatileFunctions is null ? null : _volatileFunctions.Contains(function.Name) || (function.Schema is not null && _volatileFunctions.Contains($"{function.Schema}.{function.Name}"));
 
-        public async Task LoadFunctionsAsync(BackendConnection connection, CancellationToken cancellationToken)
+        /// <summary>Reads the volatile user functions. When the query fails they stay unknown (and unknown means: may write).</summary>
+        public async Task LoadFunctionsAsync(CatalogQuery query, CancellationToken cancellationToken)
         {
-            var result = await BackendQuery.RunAsync(connection, """
+            var result = await query("""
                 SELECT p.proname, n.nspname
                 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
                 WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                 """, cancellationToken);
+            if (!result.Succeeded)
+            {
+                return;
+            }
+
             var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var row in result.Rows)
             {
@@ -81,8 +91,11 @@ public sealed class CatalogCache
             _loadedAt = DateTime.UtcNow;
         }
 
-        /// <summary>The table a statement names (resolved with the session's search_path), or null if it does not exist.</summary>
-        public async Task<TableInfo?> TableAsync(QualifiedName name, BackendConnection connection, CancellationToken cancellationToken)
+        /// <summary>
+        /// The table a statement names (resolved with the session's search_path), or null if it
+        /// does not exist. A failed query (an aborted transaction) is not remembered: the write fails anyway.
+        /// </summary>
+        public async Task<TableInfo?> TableAsync(QualifiedName name, CatalogQuery query, CancellationToken cancellationToken)
         {
             var key = name.ToString();
             if (_tables.TryGetValue(key, out var known) && DateTime.UtcNow - _loadedAt < MaxAge)
@@ -91,7 +104,7 @@ public sealed class CatalogCache
             }
 
             var regclass = name.Schema is null ? BackendQuery.Identifier(name.Name) : $"{BackendQuery.Identifier(name.Schema)}.{BackendQuery.Identifier(name.Name)}";
-            var result = await BackendQuery.RunAsync(connection, $"""
+            var result = await query($"""
                 SELECT c.oid, pg_catalog.quote_ident(a.attname), pg_catalog.format_type(a.atttypid, a.atttypmod),
                        pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated
                 FROM pg_catalog.pg_class c
@@ -100,7 +113,12 @@ public sealed class CatalogCache
                 WHERE c.oid = pg_catalog.to_regclass({BackendQuery.Literal(regclass)})
                 ORDER BY a.attnum
                 """, cancellationToken);
-            if (!result.Succeeded || result.Rows.Count == 0)
+            if (!result.Succeeded)
+            {
+                return null;
+            }
+
+            if (result.Rows.Count == 0)
             {
                 _tables[key] = null;
                 return null;

@@ -67,4 +67,7 @@ public sealed record QueryPlan
 
     /// <summary>DEALLOCATE or DISCARD: protocol-level prepared statements may be gone afterwards.</summary>
     public bool ChangesPreparedStatements { get; init; }
+
+    /// <summary>DDL: tables, defaults or functions may be different afterwards.</summary>
+    public bool ChangesCatalog { get; init; }
 }

@@ -26,14 +26,14 @@ public sealed class QueryRouter
     public QueryRouter(CatalogCache catalog)
     {
         Catalog = catalog;
-        _writeFunctions = new CatalogWriteFunctions(catalog);
+        _writeFunctions = new CatalogWriteFunctions();
     }
 
     /// <summary>Per-database catalog facts (function volatility, column defaults).</summary>
     public CatalogCache Catalog { get; }
 
     /// <summary>Whether any of the functions may change data or session state (then the query goes to every node).</summary>
-    public bool AnyFunctionMayWrite(string database, IReadOnlyList<QualifiedName> functions) => _writeFunctions.AnyMayWrite(database, functions);
+    public bool AnyFunctionMayWrite(CatalogCache.DatabaseCatalog catalog, IReadOnlyList<QualifiedName> functions) => _writeFunctions.AnyMayWrite(catalog, functions);
 
     public QueryPlan Plan(string sql)
     {
@@ -89,6 +89,7 @@ public sealed class QueryRouter
         var noLoadBalance = false;
         var copyFromStdin = false;
         var changesPrepared = false;
+        var changesCatalog = false;
         var isolation = SqlIsolationLevel.Default;
         List<QualifiedName>? functions = null;
         foreach (var statement in statements)
@@ -100,6 +101,7 @@ public sealed class QueryRouter
             noLoadBalance |= statement.HasReplicationHint;
             copyFromStdin |= statement.Kind == StatementKind.CopyFrom;
             changesPrepared |= statement.Kind is StatementKind.Deallocate or StatementKind.Discard;
+            changesCatalog |= statement.Kind == StatementKind.Ddl;
             if (statement.BeginIsolationLevel != SqlIsolationLevel.Default)
             {
                 isolation = statement.BeginIsolationLevel;
@@ -125,6 +127,7 @@ public sealed class QueryRouter
             Category = CategoryOf(statements[0]),
             IsCopyFromStdin = copyFromStdin,
             ChangesPreparedStatements = changesPrepared,
+            ChangesCatalog = changesCatalog,
         };
     }
 

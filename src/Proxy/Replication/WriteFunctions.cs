@@ -5,28 +5,27 @@ namespace PgPoolConsole.Proxy.Replication;
 /// <summary>Decides whether calling a function may change data or session state.</summary>
 public interface IWriteFunctionDetector
 {
-    bool AnyMayWrite(string database, IReadOnlyList<QualifiedName> functions);
+    bool AnyMayWrite(CatalogCache.DatabaseCatalog catalog, IReadOnlyList<QualifiedName> functions);
 }
 
 /// <summary>
 /// A function may write when it is a known writing built-in or a volatile user-defined function
 /// (as the database's catalog says; pgpool-II 4.x decides the same way).
 /// </summary>
-public sealed class CatalogWriteFunctions(CatalogCache catalog) : IWriteFunctionDetector
+public sealed class CatalogWriteFunctions : IWriteFunctionDetector
 {
     private readonly KnownWriteFunctions _builtIn = new();
 
-    public bool AnyMayWrite(string database, IReadOnlyList<QualifiedName> functions)
+    public bool AnyMayWrite(CatalogCache.DatabaseCatalog catalog, IReadOnlyList<QualifiedName> functions)
     {
-        if (_builtIn.AnyMayWrite(database, functions))
+        if (_builtIn.AnyMayWrite(catalog, functions))
         {
             return true;
         }
 
-        var known = catalog.For(database);
         foreach (var function in functions)
         {
-            if (function.Schema is not "pg_catalog" && known.IsVolatileUserFunction(function) != false)
+            if (function.Schema is not "pg_catalog" && catalog.IsVolatileUserFunction(function) != false)
             {
                 // volatile, or not known yet (the session loads the catalog before asking): to be safe, a write
                 return true;
@@ -52,7 +51,7 @@ public sealed class KnownWriteFunctions : IWriteFunctionDetector
         "lo_create", "lo_creat", "lo_import", "lo_unlink", "lo_put", "lo_from_bytea", "lo_open", "lowrite", "lo_truncate", "lo_truncate64",
     };
 
-    public bool AnyMayWrite(string database, IReadOnlyList<QualifiedName> functions)
+    public bool AnyMayWrite(CatalogCache.DatabaseCatalog catalog, IReadOnlyList<QualifiedName> functions)
     {
         foreach (var function in functions)
         {

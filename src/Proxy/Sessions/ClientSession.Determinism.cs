@@ -1,3 +1,4 @@
+using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Protocol;
 using PgPoolConsole.Proxy.Replication;
 using PgPoolConsole.Proxy.Sql;
@@ -6,6 +7,55 @@ namespace PgPoolConsole.Proxy.Sessions;
 
 public sealed partial class ClientSession
 {
+    private static readonly BackendQueryResult SkippedByFailedBatch = new([], null, new PgErrorFields { SqlState = "25P02", Message = "the extended-query batch has already failed" });
+
+    // Set once the session's transaction (or batch) has run DDL that other sessions cannot see
+    // yet: until it ends, lookups go to a catalog of the session's own, not the shared one (which
+    // may hold, or be refilled with, what the catalog was before).
+    private CatalogCache.DatabaseCatalog? _transactionCatalog;
+
+    private CatalogCache.DatabaseCatalog SessionCatalog => _transactionCatalog ?? _context.Router.Catalog.For(Database);
+
+    /// <summary>DDL is about to run: from now until the transaction ends, read the catalog afresh.</summary>
+    private void NoteCatalogChange() => _transactionCatalog = new CatalogCache.DatabaseCatalog();
+
+    /// <summary>The transaction ended: its catalog changes are everybody's now (or gone), so the shared facts are dropped.</summary>
+    private void EndCatalogChanges()
+    {
+        if (_transactionCatalog is not null)
+        {
+            _transactionCatalog = null;
+            _context.Router.Catalog.Invalidate(Database);
+        }
+    }
+
+    /// <summary>
+    /// Runs one of the proxy's own queries (catalog lookups, clocks) on the main node. Between the
+    /// parts of an extended-query batch it must not end the batch's transaction; once the batch has
+    /// failed there the node answers nothing before Sync, so nothing is sent. A failed lookup inside
+    /// a batch fails the batch, as PostgreSQL would: the client is told at its next Flush or Sync.
+    /// </summary>
+    private async Task<BackendQueryResult> QueryMainAsync(BackendConnection main, string sql, CancellationToken cancellationToken)
+    {
+        if (!_batch.WasSentTo(main.NodeId))
+        {
+            return await BackendQuery.RunAsync(main, sql, cancellationToken);
+        }
+
+        if (_batch.Failed)
+        {
+            return SkippedByFailedBatch;
+        }
+
+        var result = await BackendQuery.RunInsideBatchAsync(main, sql, cancellationToken);
+        if (result.Error is { } error)
+        {
+            _batch.Fail(error with { Severity = "ERROR" }, UInt128.One << main.NodeId);
+        }
+
+        return result;
+    }
+
     /// <summary>
     /// Before routing a query that calls functions: make sure this database's function catalog is
     /// known, so a SELECT calling a volatile user function is recognised as a write.
@@ -17,10 +67,10 @@ public sealed partial class ClientSession
             return;
         }
 
-        var catalog = _context.Router.Catalog.For(Database);
+        var catalog = SessionCatalog;
         if (!catalog.FunctionsLoaded && MainBackend is { } main)
         {
-            await catalog.LoadFunctionsAsync(main, cancellationToken);
+            await catalog.LoadFunctionsAsync((sql, token) => QueryMainAsync(main, sql, token), cancellationToken);
         }
     }
 
@@ -31,18 +81,21 @@ public sealed partial class ClientSession
     private async Task<WriteRewrite> PrepareWriteAsync(string sql, QueryPlan plan, CancellationToken cancellationToken)
     {
         var options = _context.Options.Current;
-        var catalog = _context.Router.Catalog.For(Database);
+        var catalog = SessionCatalog;
         var tables = new Dictionary<QualifiedName, TableInfo?>();
         foreach (var statement in plan.Statements)
         {
-            if (statement.TargetTable is { } target && statement.Kind is StatementKind.Insert or StatementKind.Update && !tables.ContainsKey(target) && MainBackend is { } main)
+            if (NeedsTableLookup(statement) && !tables.ContainsKey(statement.TargetTable!.Value) && MainBackend is { } main)
             {
-                tables[target] = await catalog.TableAsync(target, main, cancellationToken);
+                tables[statement.TargetTable.Value] = await catalog.TableAsync(statement.TargetTable.Value, (text, token) => QueryMainAsync(main, text, token), cancellationToken);
             }
         }
 
         return WriteRewriter.Rewrite(sql, plan, name => tables.GetValueOrDefault(name), options.AllowNondeterministicWrites, options.InsertLock);
     }
+
+    /// <summary>A write whose target table's column defaults decide how it is made deterministic.</summary>
+    private static bool NeedsTableLookup(StatementInfo statement) => statement.TargetTable is not null && statement.Kind is StatementKind.Insert or StatementKind.Update;
 
     /// <summary>The values a template's holes take for this execution (the main node's clocks when needed).</summary>
     private async Task<IReadOnlyList<string>?> TemplateValuesAsync(SqlTemplate template, CancellationToken cancellationToken)
@@ -90,7 +143,7 @@ public sealed partial class ClientSession
             SetTransactionStatus(MainBackend?.TransactionStatus ?? 'E', wrote: false);
         }
 
-        PgWriter.Error(_clientOut, "ERROR", "0A000", "pgpoolconsole refused the statement: " + reason, hint: "the nodes would store different values");
+        PgWriter.ErrorOrNotice(_clientOut, true, RefusalError(reason));
         if (sendReady)
         {
             PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
@@ -98,4 +151,7 @@ public sealed partial class ClientSession
 
         await _clientOut.FlushAsync(cancellationToken);
     }
+
+    private static PgErrorFields RefusalError(string reason) =>
+        new() { Severity = "ERROR", SqlState = "0A000", Message = "pgpoolconsole refused the statement: " + reason, Hint = "the nodes would store different values" };
 }

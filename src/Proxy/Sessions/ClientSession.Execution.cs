@@ -88,12 +88,13 @@ public sealed partial class ClientSession
             MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
             StartsTransaction = _transactionStatus == 'I' && plan.BeginsTransaction,
         };
+        if (plan.ChangesCatalog)
+        {
+            NoteCatalogChange();
+        }
+
         var succeeded = await ExecuteAndRelayAsync(request, plan, final, cancellationToken);
         _listening |= plan.Statements.Any(s => s.Kind == StatementKind.Listen);
-        if (plan.Statements.Any(s => s.Kind == StatementKind.Ddl))
-        {
-            _context.Router.Catalog.Invalidate(Database);
-        }
         if (plan.ChangesPreparedStatements)
         {
             ForgetDeallocatedStatements(plan, sql);
@@ -119,7 +120,7 @@ public sealed partial class ClientSession
             return plan.Route;
         }
 
-        if (plan.FunctionCalls.Count > 0 && _context.Router.AnyFunctionMayWrite(Database, plan.FunctionCalls))
+        if (plan.FunctionCalls.Count > 0 && _context.Router.AnyFunctionMayWrite(SessionCatalog, plan.FunctionCalls))
         {
             return QueryRoute.Write;
         }
@@ -252,6 +253,7 @@ public sealed partial class ClientSession
             _transactionClock = null;
             _transactionClockReadWithBegin = false;
             _transactionClockUsed = false;
+            EndCatalogChanges();
         }
         else if (wrote)
         {
@@ -291,7 +293,7 @@ public sealed partial class ClientSession
             BackendQueryResult result;
             try
             {
-                result = await BackendQuery.RunAsync(main, TimeFunctions.ReadClocksSql, cancellationToken);
+                result = await QueryMainAsync(main, TimeFunctions.ReadClocksSql, cancellationToken);
             }
             catch (Exception e) when (IsConnectionFailure(e))
             {

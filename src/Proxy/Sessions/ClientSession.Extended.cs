@@ -59,9 +59,38 @@ internal sealed class ExtendedBatch
     /// <summary>Set when a Parse was refused: the batch answers with this error instead of running.</summary>
     public string? Refusal { get; set; }
 
+    /// <summary>Nodes that got parts of the batch (on Flush, or at a DDL before a write): they wait for its Sync.</summary>
+    public UInt128 SentTo { get; set; }
+
+    /// <summary>A part failed (or a lookup between parts did): as in PostgreSQL, the rest up to Sync is skipped.</summary>
+    public bool Failed { get; private set; }
+
+    /// <summary>Nodes that answered a part with an error: they skip everything up to Sync.</summary>
+    public UInt128 Skipping { get; private set; }
+
+    /// <summary>An error the client has not been told yet (a failed lookup, a refusal after a part ran).</summary>
+    public PgErrorFields? PendingError { get; set; }
+
+    /// <summary>The proxy opened a transaction block for this batch (see DispatchBeforeWriteAsync) and ends it at Sync.</summary>
+    public bool ImplicitBlock { get; set; }
+
+    public bool WasSentTo(int nodeId) => (SentTo & (UInt128.One << nodeId)) != 0;
+
+    public void Fail(PgErrorFields? untold, UInt128 skipping)
+    {
+        Failed = true;
+        PendingError ??= untold;
+        Skipping |= skipping;
+    }
+
     public void Clear()
     {
         Refusal = null;
+        SentTo = 0;
+        Failed = false;
+        Skipping = 0;
+        PendingError = null;
+        ImplicitBlock = false;
         if (Bytes.Capacity > 1024 * 1024)
         {
             Bytes.Clear();
@@ -111,13 +140,18 @@ public sealed partial class ClientSession
                         LogStatementText(_logger, Id, sql);
                     }
 
+                    if (PendingPartChangesCatalog() && _batch.Refusal is null && !_batch.Failed && plan.Statements.Any(NeedsTableLookup))
+                    {
+                        await DispatchBeforeWriteAsync(cancellationToken);
+                    }
+
                     InjectedParameters? injected = null;
-                    if (plan.Route != QueryRoute.Empty)
+                    if (plan.Route != QueryRoute.Empty && !_batch.Failed)
                     {
                         await EnsureFunctionCatalogAsync(plan, cancellationToken);
                     }
 
-                    if (EffectiveRoute(plan) == QueryRoute.Write)
+                    if (!_batch.Failed && EffectiveRoute(plan) == QueryRoute.Write)
                     {
                         // Copy what the Parse message says before anything awaits: the message lives in the pipe's buffer.
                         var rewrite = await PrepareWriteAsync(sql, plan, cancellationToken);
@@ -274,27 +308,22 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task ExecuteBatchAsync(bool sync, CancellationToken cancellationToken)
     {
+        if (_batch.Refusal is { } refusal && !_batch.Failed)
+        {
+            // A Parse was refused: the batch fails there, as if PostgreSQL had refused it.
+            _batch.Fail(RefusalError(refusal), skipping: 0);
+        }
+
+        if (_batch.Failed)
+        {
+            await SkipFailedBatchAsync(sync, cancellationToken);
+            return;
+        }
+
         var pending = _batch.Messages.Count - _batch.Dispatched;
         if (!sync && pending == 0)
         {
             await _clientOut.FlushAsync(cancellationToken);
-            return;
-        }
-
-        if (_batch.Refusal is { } refusal)
-        {
-            // A Parse was refused: answer with the error and, as PostgreSQL does after an error, skip to Sync.
-            if (sync)
-            {
-                await RefuseAsync(refusal, sendReady: true, cancellationToken);
-                FinishBatch();
-            }
-            else if (_batch.Dispatched < _batch.Messages.Count)
-            {
-                _batch.Dispatched = _batch.Messages.Count;
-                await RefuseAsync(refusal, sendReady: false, cancellationToken);
-            }
-
             return;
         }
 
@@ -309,6 +338,12 @@ public sealed partial class ClientSession
         var firstDispatch = _batch.Route is null;
         _batch.Route = route;
         var body = await BuildPendingBodyAsync(sync, cancellationToken);
+        if (_batch.Failed)
+        {
+            await SkipFailedBatchAsync(sync, cancellationToken); // a clock read between parts failed
+            return;
+        }
+
         if (body is null)
         {
             // The clocks could not be read: the transaction has failed, so the batch fails on every node anyway.
@@ -321,6 +356,10 @@ public sealed partial class ClientSession
         var terminalCount = sync ? -1 : CountCompletions(_batch.Dispatched);
         var sql = DescribeBatch();
         var category = BatchCategory();
+        if (PendingPartChangesCatalog())
+        {
+            NoteCatalogChange();
+        }
 
         if (route == QueryRoute.Read)
         {
@@ -348,15 +387,20 @@ public sealed partial class ClientSession
             _listening |= plan.Statements.Any(s => s.Kind == Sql.StatementKind.Listen);
             if (sync)
             {
-                await RelayOutcomeAsync(outcome, category, route == QueryRoute.Write, final: true, cancellationToken);
-                if (plan.Statements.Any(s => s.Kind == Sql.StatementKind.Ddl))
+                await RelayOutcomeAsync(outcome, category, route == QueryRoute.Write, final: !_batch.ImplicitBlock, cancellationToken);
+                if (_batch.ImplicitBlock)
                 {
-                    _context.Router.Catalog.Invalidate(Database);
+                    await EndImplicitBlockAsync(cancellationToken);
                 }
             }
             else
             {
+                _batch.SentTo |= LiveMask();
                 await ForwardPartialAsync(outcome.Answer, outcome.ReplacementError, cancellationToken);
+                if (outcome.Answer.Failed || outcome.ReplacementError is not null || outcome.SkippedOthers)
+                {
+                    _batch.Fail(untold: null, SkippingNodes(outcome.Results));
+                }
             }
 
             RecordBatchNodes(LiveMask());
@@ -427,13 +471,149 @@ public sealed partial class ClientSession
             RecordBatchNodes(UInt128.One << backend.NodeId);
             if (!sync)
             {
+                _batch.SentTo |= UInt128.One << backend.NodeId;
                 await ForwardPartialAsync(result, null, cancellationToken);
+                if (result.Failed)
+                {
+                    _batch.Fail(untold: null, UInt128.One << backend.NodeId);
+                }
+
                 return;
             }
 
             await FinishReadAsync(result, final: true, cancellationToken);
             return;
         }
+    }
+
+    /// <summary>Whether the part not sent yet executes DDL.</summary>
+    private bool PendingPartChangesCatalog()
+    {
+        for (var i = _batch.Dispatched; i < _batch.Messages.Count; i++)
+        {
+            if (_batch.Messages[i] is { Type: 'E', Plan.ChangesCatalog: true })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A write whose target's column defaults must be looked up follows DDL in the same batch
+    /// (Npgsql sends "CREATE TABLE t (... DEFAULT now()); INSERT INTO t ..." as one): the lookup
+    /// must see the DDL, so the batch so far is sent first, ending with Flush. Outside a
+    /// transaction the batch then runs in a transaction block of the proxy's own, committed at
+    /// Sync (the other nodes first, as for any write), where PostgreSQL would have run it as one
+    /// implicit transaction.
+    /// </summary>
+    private async Task DispatchBeforeWriteAsync(CancellationToken cancellationToken)
+    {
+        if (_batch.Route is null && _transactionStatus == 'I')
+        {
+            var plan = BatchPlan();
+            if (!plan.HasTransactionControl && !plan.CannotRunInTransactionBlock)
+            {
+                await RunSilentlyAsync(BeginQuery, ReplicationOrder.Parallel, cancellationToken);
+                _batch.ImplicitBlock = _transactionStatus == 'T';
+            }
+        }
+
+        await ExecuteBatchAsync(sync: false, cancellationToken);
+    }
+
+    /// <summary>At Sync: commits the proxy's own transaction block (rolls it back after an error) and tells the client the batch is done.</summary>
+    private async Task EndImplicitBlockAsync(CancellationToken cancellationToken)
+    {
+        if (_transactionStatus != 'I')
+        {
+            await RunSilentlyAsync(_transactionStatus == 'T' ? CommitQuery : RollbackQuery, ReplicationOrder.MainLast, cancellationToken);
+        }
+
+        PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+        await _clientOut.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// After a part of the batch failed (or a Parse was refused, or a lookup between parts failed):
+    /// as PostgreSQL does after an error, everything up to Sync is skipped. At Sync every node ends
+    /// the batch the same way: a node that failed skips to the Sync; any other first runs a
+    /// statement that fails, so that what the batch did there is rolled back (or its transaction
+    /// aborted) as on the failed node.
+    /// </summary>
+    private async Task SkipFailedBatchAsync(bool sync, CancellationToken cancellationToken)
+    {
+        _batch.Dispatched = _batch.Messages.Count;
+        if (_batch.PendingError is { } error)
+        {
+            PgWriter.ErrorOrNotice(_clientOut, true, error);
+            _batch.PendingError = null;
+        }
+
+        if (!sync)
+        {
+            await _clientOut.FlushAsync(cancellationToken);
+            return;
+        }
+
+        foreach (var backend in LiveBackends())
+        {
+            if (_batch.SentTo == 0)
+            {
+                await ForceFailureAsync(backend, cancellationToken); // in a transaction, which the error aborts
+            }
+            else
+            {
+                await EndFailedBatchOnNodeAsync(backend, (_batch.Skipping & (UInt128.One << backend.NodeId)) != 0, cancellationToken);
+            }
+        }
+
+        SetTransactionStatus(MainBackend?.TransactionStatus ?? 'I', wrote: false);
+        if (_batch.ImplicitBlock)
+        {
+            await EndImplicitBlockAsync(cancellationToken);
+        }
+        else
+        {
+            PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+            await _clientOut.FlushAsync(cancellationToken);
+        }
+
+        FinishBatch();
+    }
+
+    private async Task EndFailedBatchOnNodeAsync(BackendConnection backend, bool skipping, CancellationToken cancellationToken)
+    {
+        var result = ControlResultFor(backend);
+        try
+        {
+            if (!skipping)
+            {
+                backend.Writer.Write(MirrorFailureQuery);
+            }
+
+            await SendAsync(backend, SyncMessage, cancellationToken);
+            await ReadResultAsync(result, skipping ? 1 : 2, streamToClient: false, cancellationToken);
+        }
+        catch (Exception e) when (IsConnectionFailure(e))
+        {
+            await HandleBackendLostAsync(backend.NodeId, e, cancellationToken);
+        }
+    }
+
+    private static UInt128 SkippingNodes(List<NodeResult> results)
+    {
+        UInt128 nodes = 0;
+        foreach (var result in results)
+        {
+            if (result.Failed)
+            {
+                nodes |= UInt128.One << result.NodeId;
+            }
+        }
+
+        return nodes;
     }
 
     /// <summary>After a Flush: relay what arrived, without ReadyForQuery.</summary>

@@ -58,7 +58,10 @@ internal sealed class RawClient : IAsyncDisposable
     public static byte[] Int32(int value) => [(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value];
 
     /// <summary>Reads messages up to and including the next ReadyForQuery (or until the proxy closes).</summary>
-    public async Task<List<(char Type, string Text)>> ReadUntilReadyAsync()
+    public Task<List<(char Type, string Text)>> ReadUntilReadyAsync() => ReadUntilAsync('Z');
+
+    /// <summary>Reads messages up to and including the next one of type <paramref name="last"/> (or until the proxy closes).</summary>
+    public async Task<List<(char Type, string Text)>> ReadUntilAsync(char last)
     {
         var messages = new List<(char, string)>();
         while (true)
@@ -82,7 +85,7 @@ internal sealed class RawClient : IAsyncDisposable
                 _ => "",
             };
             messages.Add((message.TypeChar, text));
-            if (message.TypeChar == 'Z')
+            if (message.TypeChar == last)
             {
                 return messages;
             }
