@@ -84,7 +84,7 @@ public sealed record WriteRewrite(SqlTemplate? Template, string? Refusal, IReadO
 /// and decides the insert_lock keys for sequences. What cannot be made deterministic is refused
 /// (naming the function) unless the operator allowed it.
 /// </summary>
-public static class WriteRewriter
+public static partial class WriteRewriter
 {
     /// <summary>Advisory lock class of insert_lock ('PGPC').</summary>
     public const long LockClass = 0x50475043;
@@ -131,9 +131,10 @@ public static class WriteRewriter
 
     private static string? RewriteStatement(string sql, StatementInfo statement, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allow, bool insertLock, List<Edit> edits, List<SlotKind> slots, List<string> lockKeys)
     {
-        // Only statements that evaluate expressions into stored rows: DDL stores expressions
-        // (a DEFAULT now() must stay now()), it does not evaluate them.
-        if (statement.Kind is not (StatementKind.Insert or StatementKind.Update or StatementKind.Delete or StatementKind.Merge
+        // Only statements that evaluate expressions into stored rows: DDL mostly stores expressions
+        // (a DEFAULT now() must stay now()); the few places where it evaluates them are below.
+        var ddl = statement.Kind == StatementKind.Ddl;
+        if (!ddl && statement.Kind is not (StatementKind.Insert or StatementKind.Update or StatementKind.Delete or StatementKind.Merge
             or StatementKind.Select or StatementKind.CopyFrom or StatementKind.Call or StatementKind.Execute))
         {
             return null;
@@ -146,6 +147,16 @@ public static class WriteRewriter
 
         var tokens = new List<SqlToken>();
         SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
+        if (ddl)
+        {
+            switch (EvaluationOf(sql, tokens))
+            {
+                case DdlEvaluation.AlterTable:
+                    return RewriteAlterTable(sql, tokens, plan, allow, edits, slots);
+                case DdlEvaluation.None:
+                    return null;
+            }
+        }
         var valuesTuples = statement.Kind == StatementKind.Insert ? FindValuesTuples(sql, tokens) : [];
 
         // 1. Time functions anywhere in the statement: the main node's clock.

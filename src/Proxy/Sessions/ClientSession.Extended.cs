@@ -146,6 +146,7 @@ public sealed partial class ClientSession
                     }
 
                     InjectedParameters? injected = null;
+                    string? literalSql = null;
                     if (plan.Route != QueryRoute.Empty && !_batch.Failed)
                     {
                         await EnsureFunctionCatalogAsync(plan, cancellationToken);
@@ -159,13 +160,25 @@ public sealed partial class ClientSession
                         {
                             _batch.Refusal ??= refusal;
                         }
+                        else if (plan.ChangesCatalog && rewrite.Template is { } ddlTemplate)
+                        {
+                            // DDL takes no parameters: its values go in as literals, read now.
+                            if (await TemplateValuesAsync(ddlTemplate, cancellationToken) is { } values)
+                            {
+                                literalSql = ddlTemplate.RenderLiterals(values);
+                            }
+                        }
                         else if (!rewrite.IsNone)
                         {
                             injected = new InjectedParameters(Math.Max(TimeFunctions.HighestParameter(sql), types.Length) + 1, rewrite.Template, rewrite.LockKeys);
                         }
                     }
 
-                    if (injected?.Template is { } template)
+                    if (literalSql is not null)
+                    {
+                        BindMessage.Parse(_batch.Bytes, name, literalSql, types);
+                    }
+                    else if (injected?.Template is { } template)
                     {
                         // Time and random functions become parameters the proxy fills at every execution.
                         BindMessage.Parse(_batch.Bytes, name, template.RenderParameters(injected.First), types);

@@ -62,6 +62,16 @@ public sealed class DdlThenWriteTests(ProxyFixture proxy) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OneNpgsqlCommandWithItsOwnTransaction_StoresTheSameDefaultsEverywhere()
+    {
+        await using var connection = await proxy.OpenAsync(_database);
+        await ExecuteAsync(connection, $"BEGIN; CREATE TABLE bt {Columns}; INSERT INTO bt (id) VALUES (1), (2); COMMIT");
+
+        await AssertIdenticalAsync("bt");
+        Assert.Equal(2, (await NodeComparer.ReadTableAsync(proxy.Nodes[1], _database, "bt", "1")).Count);
+    }
+
+    [Fact]
     public async Task AFailingWriteAfterTheDdl_RollsBackTheWholeBatchEverywhere()
     {
         await using var connection = await proxy.OpenAsync(_database);
@@ -178,6 +188,84 @@ public sealed class DdlThenWriteTests(ProxyFixture proxy) : IAsyncLifetime
         await client.SendAsync(RawClient.Query("INSERT INTO f7b (id) VALUES (3)"));
         Assert.Contains(('C', "INSERT 0 1"), await client.ReadUntilReadyAsync());
         await AssertIdenticalAsync("f7b");
+    }
+
+    /// <summary>
+    /// ADD COLUMN ... DEFAULT now() fills the existing rows with each node's own transaction start:
+    /// the rows get the main node's value, and the column keeps DEFAULT now() for later inserts.
+    /// </summary>
+    [Theory]
+    [InlineData("simple")]
+    [InlineData("extended")]
+    public async Task AddColumnWithAClockDefault_FillsExistingRowsWithOneValueAndKeepsTheDefault(string protocol)
+    {
+        var table = $"ac_{protocol}";
+        (await proxy.PsqlAsync(_database, $"CREATE TABLE {table} (id int PRIMARY KEY); INSERT INTO {table} SELECT generate_series(1, 50)")).EnsureSuccess();
+        var alter = $"ALTER TABLE {table} ADD COLUMN at timestamptz NOT NULL DEFAULT now(), ADD COLUMN day date DEFAULT CURRENT_DATE, " +
+            "ADD COLUMN note text DEFAULT 'x', ALTER COLUMN id SET DEFAULT 0";
+        if (protocol == "simple")
+        {
+            (await proxy.PsqlAsync(_database, alter)).EnsureSuccess();
+        }
+        else
+        {
+            await using var connection = await proxy.OpenAsync(_database);
+            await ExecuteAsync(connection, alter);
+        }
+
+        (await proxy.PsqlAsync(_database, $"INSERT INTO {table} (id) VALUES (51)")).EnsureSuccess();
+
+        await AssertIdenticalAsync(table);
+        foreach (var node in proxy.Nodes)
+        {
+            var defaults = await NodeSql.ReadColumnAsync(node, _database,
+                $"SELECT a.attname || '=' || pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = '{table}'::regclass ORDER BY 1");
+            Assert.Equal(["at=now()", "day=CURRENT_DATE", "id=0", "note='x'::text"], defaults);
+        }
+
+        Assert.Equal(["2"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, $"SELECT count(DISTINCT at)::text FROM {table}"));
+    }
+
+    [Fact]
+    public async Task ColumnTypeChangeUsingTheClock_ConvertsEveryRowToOneValue()
+    {
+        (await proxy.PsqlAsync(_database, "CREATE TABLE tu (id int, stamp text); INSERT INTO tu SELECT generate_series(1, 20), 'old'")).EnsureSuccess();
+
+        (await proxy.PsqlAsync(_database, "ALTER TABLE tu ALTER COLUMN stamp TYPE timestamptz USING clock_timestamp()")).EnsureSuccess();
+
+        await AssertIdenticalAsync("tu");
+    }
+
+    [Fact]
+    public async Task CreateTableAsWithTheClock_StoresTheSameRowsEverywhere_AndViewsKeepTheirQuery()
+    {
+        (await proxy.PsqlAsync(_database, "CREATE TABLE src (id int); INSERT INTO src SELECT generate_series(1, 20)")).EnsureSuccess();
+        await using var connection = await proxy.OpenAsync(_database);
+
+        await ExecuteAsync(connection, "CREATE TABLE snap AS SELECT id, now() AS taken, statement_timestamp() AS at FROM src");
+        await ExecuteAsync(connection, "CREATE VIEW live AS SELECT id, now() AS seen FROM src");
+
+        await AssertIdenticalAsync("snap");
+        foreach (var node in proxy.Nodes)
+        {
+            Assert.Contains("now()", (await NodeSql.ReadColumnAsync(node, _database, "SELECT pg_get_viewdef('live')"))[0]);
+        }
+    }
+
+    [Theory]
+    [InlineData("ALTER TABLE rr ADD COLUMN token uuid DEFAULT gen_random_uuid()", "gen_random_uuid()")]
+    [InlineData("CREATE TABLE rr2 AS SELECT id, random() AS r FROM rr", "random()")]
+    public async Task PerRowRandomValuesInDdl_AreRefusedWithAClearError(string sql, string named)
+    {
+        (await proxy.PsqlAsync(_database, "CREATE TABLE IF NOT EXISTS rr (id int); INSERT INTO rr SELECT generate_series(1, 5)")).EnsureSuccess();
+
+        var result = await proxy.PsqlAsync(_database, sql);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("pgpoolconsole refused the statement", result.StandardError);
+        Assert.Contains(named, result.StandardError);
+        Assert.Equal(["none", "none"], await TableOnEveryNodeAsync("rr2"));
+        await NodeComparer.AssertAllTablesIdenticalAsync(proxy.Nodes, _database);
     }
 
     /// <summary>Parse, Bind and Execute of an unnamed statement and portal.</summary>
