@@ -243,16 +243,9 @@ public sealed partial class ClientSession
         _transactionStatus = status;
         if (status == 'I')
         {
-            if (_transactionClockReadWithBegin && !_transactionClockUsed)
-            {
-                _readClockWithBegin = false;
-            }
-
             _transactionWrote = false;
             _transactionNeedsAllNodes = false;
-            _transactionClock = null;
-            _transactionClockReadWithBegin = false;
-            _transactionClockUsed = false;
+            _clock.TransactionEnded();
             EndCatalogChanges();
         }
         else if (wrote)
@@ -276,15 +269,14 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task<(string Transaction, string Statement)?> ReadClocksAsync(bool needStatementClock, CancellationToken cancellationToken)
     {
-        if (_transactionStatus == 'T' && _transactionClock is { } cached && !needStatementClock)
-        {
-            _transactionClockUsed = true;
-            return (cached, cached);
-        }
-
         if (_transactionStatus == 'T' && !needStatementClock)
         {
-            _readClockWithBegin = true; // from the next transaction on
+            if (_clock.Use() is { } known)
+            {
+                return (known, known);
+            }
+
+            _clock.Missed();
         }
 
         while (true)
@@ -309,9 +301,7 @@ public sealed partial class ClientSession
             var transaction = result.Rows[0][0]!;
             if (_transactionStatus == 'T')
             {
-                _transactionClock ??= transaction;
-                transaction = _transactionClock;
-                _transactionClockUsed = true;
+                transaction = _clock.Store(transaction);
             }
 
             return (transaction, result.Rows[0][1]!);

@@ -67,7 +67,7 @@ public sealed partial class ClientSession
     private NodeResult?[] _results = [];
     private NodeResult?[] _controlResults = [];
 
-    // The node that reads the transaction clock right after the request (see _readClockWithBegin),
+    // The node that reads the transaction clock right after the request (see TransactionClock),
     // and whether that read failed inside the new transaction, aborting it there.
     private BackendConnection? _readClockOn;
     private bool _clockReadAbortedTransaction;
@@ -109,7 +109,7 @@ public sealed partial class ClientSession
     private async Task<ReplicationOutcome> ExecuteReplicatedAsync(ReplicatedRequest request, CancellationToken cancellationToken)
     {
         var statusBefore = _transactionStatus;
-        _readClockOn = request.StartsTransaction && _readClockWithBegin && statusBefore == 'I' ? MainBackend : null;
+        _readClockOn = request.StartsTransaction && _clock.PrefetchWithBegin && statusBefore == 'I' ? MainBackend : null;
         ReplicationOutcome outcome;
         try
         {
@@ -421,15 +421,9 @@ public sealed partial class ClientSession
             return; // the request did not leave a transaction open: that clock is not its start
         }
 
-        _transactionClockReadWithBegin = true;
-        if (answer.Succeeded && answer.Rows.Count > 0)
-        {
-            _transactionClock = answer.Rows[0][0];
-        }
-        else
-        {
-            _clockReadAbortedTransaction = true;
-        }
+        var succeeded = answer.Succeeded && answer.Rows.Count > 0;
+        _clock.StoreReadWithBegin(succeeded ? answer.Rows[0][0] : null);
+        _clockReadAbortedTransaction = !succeeded;
     }
 
     /// <summary>

@@ -36,14 +36,7 @@ public sealed partial class ClientSession : IProxySession
     private bool _transactionNeedsAllNodes;
 
     // The main node's transaction timestamp, once a write in this transaction needed it.
-    private string? _transactionClock;
-
-    // Whether this session's transactions need that timestamp (pgbench's TPC-B does, in every
-    // one): then it is read together with BEGIN instead of in a round trip of its own. Learned
-    // from the last transaction, unlearned after one that did not use it.
-    private bool _readClockWithBegin;
-    private bool _transactionClockReadWithBegin;
-    private bool _transactionClockUsed;
+    private readonly TransactionClock _clock = new();
 
     private StartupPacket? _startup;
     private string _poolKey = "";
