@@ -41,6 +41,9 @@ public sealed record BenchOptions
     /// <summary>Also measure the two-node limit for select-only (by default only TPC-B has one).</summary>
     public bool SelectLimit { get; init; }
 
+    /// <summary>Both proxies reach the nodes through their Unix-socket directories instead of 127.0.0.1.</summary>
+    public bool BackendSockets { get; init; }
+
     /// <summary>Skip stock pgpool-II (for a quick look at our proxy alone).</summary>
     public bool NoPgpool { get; init; }
 
@@ -78,6 +81,7 @@ public sealed record BenchOptions
           --connect-duration S pgbench -C run length (8)
           --hold N             idle connections held through our proxy, 0 skips (1000)
           --select-limit       also measure the two-node limit for select-only
+          --backend-sockets    both proxies reach the nodes over Unix sockets (backend_hostname = socket directory)
           --no-pgpool          skip stock pgpool-II
           --workloads a,b      subset of tpcb-simple,tpcb-extended,tpcb-prepared,
                                select-simple,select-extended,select-prepared,connect
@@ -141,6 +145,7 @@ public sealed record BenchOptions
                 "--hold" => options with { Hold = Number() },
                 "--select-limit" => options with { SelectLimit = true },
                 "--no-pgpool" => options with { NoPgpool = true },
+                "--backend-sockets" => options with { BackendSockets = true },
                 "--workloads" => options with { Workloads = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 "--out" => options with { OutputDirectory = Value() },
                 "--proxy-dll" => options with { ProxyDll = Value() },

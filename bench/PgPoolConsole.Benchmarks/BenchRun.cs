@@ -56,8 +56,8 @@ public sealed class BenchRun(BenchOptions options, string proxyDll, TextWriter c
         HoldResult? hold = null;
         var commands = new Dictionary<Target, string>();
         {
-            await using var pgpool = options.NoPgpool ? null : new PgpoolServer(Path.Combine(_workDirectory, "pgpool"), cluster.Nodes, options.NumInitChildren, options.MaxPool);
-            await using var ours = new OursServer(Path.Combine(_workDirectory, "ours"), cluster.Nodes, options.NumInitChildren, options.MaxPool, proxyDll);
+            await using var pgpool = options.NoPgpool ? null : new PgpoolServer(Path.Combine(_workDirectory, "pgpool"), cluster.Nodes, options.NumInitChildren, options.MaxPool) { BackendSockets = options.BackendSockets };
+            await using var ours = new OursServer(Path.Combine(_workDirectory, "ours"), cluster.Nodes, options.NumInitChildren, options.MaxPool, proxyDll) { BackendSockets = options.BackendSockets };
             if (pgpool is not null)
             {
                 await pgpool.StartAsync(cancellationToken);
@@ -122,7 +122,7 @@ public sealed class BenchRun(BenchOptions options, string proxyDll, TextWriter c
         if (options.Hold > 0)
         {
             Log($"holding {options.Hold} idle connections through our proxy (num_init_children {options.Hold + 24})");
-            await using var oursHold = new OursServer(Path.Combine(_workDirectory, "ours-hold"), cluster.Nodes, options.Hold + 24, options.MaxPool, proxyDll);
+            await using var oursHold = new OursServer(Path.Combine(_workDirectory, "ours-hold"), cluster.Nodes, options.Hold + 24, options.MaxPool, proxyDll) { BackendSockets = options.BackendSockets };
             await oursHold.StartAsync(cancellationToken);
             hold = await ConnectionHolder.RunAsync(oursHold, options.Hold, options.Clients, options.Threads, console, cancellationToken);
         }

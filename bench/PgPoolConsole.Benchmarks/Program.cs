@@ -76,8 +76,8 @@ public static class Program
         var directory = Path.GetFullPath(options.OutputDirectory ?? $"/tmp/pgpc-serve-{DateTime.Now:yyyyMMdd-HHmmss}");
         await Api.Local.OsUser.CreateDirectoryForPostgresAsync(directory, cancellationToken: cancellationToken);
         await using var cluster = await BenchCluster.CreateAsync(Path.Combine(directory, "nodes"), Math.Max(200, options.Hold + 200), options.Scale, options.Keep, cancellationToken);
-        await using var pgpool = options.NoPgpool ? null : new PgpoolServer(Path.Combine(directory, "pgpool"), cluster.Nodes, options.NumInitChildren, options.MaxPool);
-        await using var ours = new OursServer(Path.Combine(directory, "ours"), cluster.Nodes, options.NumInitChildren, options.MaxPool, proxyDll);
+        await using var pgpool = options.NoPgpool ? null : new PgpoolServer(Path.Combine(directory, "pgpool"), cluster.Nodes, options.NumInitChildren, options.MaxPool) { BackendSockets = options.BackendSockets };
+        await using var ours = new OursServer(Path.Combine(directory, "ours"), cluster.Nodes, options.NumInitChildren, options.MaxPool, proxyDll) { BackendSockets = options.BackendSockets };
         if (pgpool is not null)
         {
             await pgpool.StartAsync(cancellationToken);

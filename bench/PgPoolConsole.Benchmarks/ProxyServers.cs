@@ -39,6 +39,9 @@ public abstract class ProxyProcess : IAsyncDisposable
 
     public int MaxPool { get; }
 
+    /// <summary>Reach the nodes through their Unix-socket directories (else over 127.0.0.1).</summary>
+    public bool BackendSockets { get; init; }
+
     /// <summary>The client port on 127.0.0.1.</summary>
     public int Port { get; }
 
@@ -78,7 +81,7 @@ public abstract class ProxyProcess : IAsyncDisposable
         Setting("pid_file_name", $"'{Path.Combine(Directory, "pgpool.pid")}'");
         for (var i = 0; i < Nodes.Count; i++)
         {
-            Setting($"backend_hostname{i}", "'127.0.0.1'");
+            Setting($"backend_hostname{i}", BackendSockets ? $"'{Nodes[i].SocketDirectory}'" : "'127.0.0.1'");
             Setting($"backend_port{i}", Text(Nodes[i].Port));
             Setting($"backend_weight{i}", "1");
             Setting($"backend_data_directory{i}", $"'{Nodes[i].DataDirectory}'");

@@ -36,7 +36,8 @@ public static class Report
         var loads = records.Select(r => r.LoadBefore).Order().ToList();
         Line($"Run of {DateTime.Now:yyyy-MM-dd HH:mm}, {elapsed.TotalMinutes:0.0} min: {machine.Summary}.");
         Line($"pgbench -c {options.Clients} -j {options.Threads} -T {options.Duration} (connection rate: -C -T {options.ConnectDuration}), scale {options.Scale}, " +
-             $"{options.Repeats} interleaved repeats, medians shown; num_init_children {options.NumInitChildren}, max_pool {options.MaxPool} for both proxies.");
+             $"{options.Repeats} interleaved repeats, medians shown; num_init_children {options.NumInitChildren}, max_pool {options.MaxPool} for both proxies; " +
+             $"proxies reach the nodes over {(options.BackendSockets ? "Unix sockets" : "TCP on 127.0.0.1")}.");
         if (loads.Count > 0)
         {
             Line($"1-minute load average before the runs: min {F(loads[0], "0.00")}, median {F(Median(loads), "0.00")}, max {F(loads[^1], "0.00")}; {loadAtEnd} at the end.");
