@@ -190,6 +190,29 @@ public sealed class DdlThenWriteTests(ProxyFixture proxy) : IAsyncLifetime
         await AssertIdenticalAsync("f7b");
     }
 
+    /// <summary>A Parse the proxy refuses after a flushed part: the client hears it once, and the batch's earlier part is rolled back everywhere.</summary>
+    [Fact]
+    public async Task ARefusalAfterAFlushedPart_IsReportedOnceAndTheBatchKeepsNothing()
+    {
+        (await proxy.PsqlAsync(_database, "CREATE TABLE f8 (id int, x float8)")).EnsureSuccess();
+        await using var client = new RawClient(Server);
+        await client.ConnectAsync(_database);
+
+        await client.SendAsync([.. ExecuteMessages("INSERT INTO f8 VALUES (1, 0)"), .. RawClient.Message('H')]);
+        Assert.Equal("INSERT 0 1", (await client.ReadUntilAsync('C'))[^1].Text);
+        await client.SendAsync([.. ExecuteMessages("UPDATE f8 SET x = random()"), .. RawClient.Message('H')]);
+        Assert.Contains("refused", (await client.ReadUntilAsync('E'))[^1].Text);
+        await client.SendAsync(RawClient.Message('S'));
+
+        Assert.Equal([('Z', "I")], await client.ReadUntilReadyAsync());
+        await client.SendAsync(RawClient.Query("INSERT INTO f8 VALUES (2, 0)"));
+        Assert.Contains(('C', "INSERT 0 1"), await client.ReadUntilReadyAsync());
+        foreach (var node in proxy.Nodes)
+        {
+            Assert.Equal(["(2,0)"], await NodeComparer.ReadTableAsync(node, _database, "f8", "1"));
+        }
+    }
+
     /// <summary>
     /// ADD COLUMN ... DEFAULT now() fills the existing rows with each node's own transaction start:
     /// the rows get the main node's value, and the column keeps DEFAULT now() for later inserts.
