@@ -223,6 +223,12 @@ public static partial class WriteRewriter
         // 3. Column defaults of the target table.
         if (statement.TargetTable is { } copyTarget && statement.Kind == StatementKind.CopyFrom && tables(copyTarget) is { } copied)
         {
+            if (insertLock && copied.UsesSequence && statement.InsertLockHint != false)
+            {
+                // Concurrent COPYs into a serial column take its numbers in one order on every node, as INSERTs do.
+                lockKeys.Add(((LockClass << 32) | copied.Oid).ToString(CultureInfo.InvariantCulture));
+            }
+
             return CopyDefaultsRefusal(sql, tokens, copied, allow);
         }
 

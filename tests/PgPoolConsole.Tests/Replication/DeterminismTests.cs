@@ -278,6 +278,51 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ConcurrentCopiesIntoASequenceColumn_GetTheSameIdsOnEveryNode()
+    {
+        await SetUpAsync("CREATE TABLE cq (id serial PRIMARY KEY, who text)");
+        var clients = Enumerable.Range(0, 4).Select(async client =>
+        {
+            await using var connection = await OpenAsync();
+            for (var copy = 0; copy < 3; copy++)
+            {
+                await using var writer = await connection.BeginTextImportAsync("COPY cq (who) FROM STDIN");
+                for (var i = 0; i < 2000; i++)
+                {
+                    await writer.WriteLineAsync($"client {client} copy {copy} row {i}");
+                }
+            }
+        });
+        await Task.WhenAll(clients);
+
+        await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, _database, "cq", "id");
+        Assert.Equal(24000, (await NodeComparer.ReadTableAsync(proxy.Nodes[1], _database, "cq", "id")).Count);
+    }
+
+    /// <summary>COPY that leaves a clock or random default to the nodes is refused; with the column in the data it runs.</summary>
+    [Fact]
+    public async Task CopyLeavingAClockDefaultToTheNodes_IsRefused()
+    {
+        await SetUpAsync("CREATE TABLE cd (id int, created timestamptz DEFAULT now())");
+        await using var connection = await OpenAsync();
+
+        var error = await Assert.ThrowsAsync<PostgresException>(async () =>
+        {
+            await using var writer = await connection.BeginTextImportAsync("COPY cd (id) FROM STDIN");
+            await writer.WriteLineAsync("1");
+        });
+        await using (var writer = await connection.BeginTextImportAsync("COPY cd (id, created) FROM STDIN"))
+        {
+            await writer.WriteLineAsync("2\t2020-01-01 00:00:00+00");
+        }
+
+        Assert.Equal("0A000", error.SqlState);
+        Assert.Contains("created", error.MessageText);
+        await AssertIdenticalAsync("cd");
+        Assert.Equal(["(2,\"2020-01-01 00:00:00+00\")"], await NodeComparer.ReadTableAsync(proxy.Nodes[1], _database, "cd", "1"));
+    }
+
+    [Fact]
     public async Task ExplicitNextval_InConcurrentInserts_GivesTheSameIdsOnEveryNode()
     {
         await SetUpAsync("CREATE SEQUENCE ids; CREATE TABLE n (id bigint PRIMARY KEY, who text)");
