@@ -89,6 +89,12 @@ public static partial class WriteRewriter
     /// <summary>Advisory lock class of insert_lock ('PGPC').</summary>
     public const long LockClass = 0x50475043;
 
+    // Words that end a SELECT list at its top level.
+    private static readonly HashSet<string> SelectListEnd = new(StringComparer.Ordinal)
+    {
+        "from", "into", "where", "group", "having", "window", "union", "intersect", "except", "order", "limit", "offset", "fetch", "for", "returning", "on",
+    };
+
     public static WriteRewrite Rewrite(string sql, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allowNondeterministic, bool insertLock)
     {
         var edits = new List<Edit>();
@@ -350,6 +356,87 @@ public static partial class WriteRewriter
     }
 
     /// <summary>Top-level comma-separated items between two parenthesis tokens: (first token, last token) index pairs.</summary>
+    /// <summary>
+    /// How many columns the query of an INSERT ... SELECT yields, read from its first SELECT list;
+    /// null when a * leaves it open or the query is not a plain [WITH ...] SELECT.
+    /// </summary>
+    private static int? SelectListWidth(string sql, List<SqlToken> tokens, int start)
+    {
+        var i = start;
+        if (i < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i], "with"))
+        {
+            for (; i < tokens.Count && !SqlLexer.IsKeyword(sql, tokens[i], "select"); i++)
+            {
+                if (tokens[i].Kind == SqlTokenKind.OpenParen && (i = Matching(tokens, i)) < 0)
+                {
+                    return null;
+                }
+            }
+        }
+
+        if (i >= tokens.Count || !SqlLexer.IsKeyword(sql, tokens[i], "select"))
+        {
+            return null;
+        }
+
+        i++;
+        if (i < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i], "all"))
+        {
+            i++;
+        }
+        else if (i < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i], "distinct"))
+        {
+            i++;
+            if (i + 1 < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i], "on") && tokens[i + 1].Kind == SqlTokenKind.OpenParen)
+            {
+                i = Matching(tokens, i + 1) + 1;
+                if (i == 0)
+                {
+                    return null;
+                }
+            }
+        }
+
+        var width = 1;
+        var depth = 0;
+        var itemStart = true;
+        for (; i < tokens.Count; i++)
+        {
+            var token = tokens[i];
+            if (token.Kind is SqlTokenKind.OpenParen or SqlTokenKind.OpenBracket)
+            {
+                depth++;
+            }
+            else if (token.Kind is SqlTokenKind.CloseParen or SqlTokenKind.CloseBracket)
+            {
+                depth--;
+            }
+            else if (depth == 0)
+            {
+                if (token.Kind == SqlTokenKind.Identifier && SelectListEnd.Contains(sql.Substring(token.Start, token.Length).ToLowerInvariant()))
+                {
+                    break;
+                }
+
+                if (token.Kind == SqlTokenKind.Comma)
+                {
+                    width++;
+                    itemStart = true;
+                    continue;
+                }
+
+                if (token.Kind == SqlTokenKind.Operator && token.Length == 1 && sql[token.Start] == '*' && (itemStart || tokens[i - 1].Kind == SqlTokenKind.Dot))
+                {
+                    return null; // * or t.*
+                }
+            }
+
+            itemStart = false;
+        }
+
+        return width;
+    }
+
     private static List<(int First, int Last)> Items(List<SqlToken> tokens, int open, int close)
     {
         var items = new List<(int, int)>();
@@ -465,6 +552,13 @@ public static partial class WriteRewriter
             parts.Add((")", -1));
             edits.Add(new Edit(tokens[i].Start, tokens[i + 1].End - tokens[i].Start, parts));
             return null;
+        }
+
+        if (tuples.Count == 0 && listed is null && SelectListWidth(sql, tokens, i) is { } width)
+        {
+            // INSERT INTO t SELECT a, b, c ...: the query fills the table's first columns.
+            var filled = table.Columns.Take(width).ToList();
+            missing = [.. missing.Where(c => !filled.Contains(c))];
         }
 
         if (tuples.Count == 0)

@@ -277,6 +277,35 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Equal(800, (await NodeComparer.ReadTableAsync(proxy.Nodes[1], _database, "q", "id")).Count);
     }
 
+    /// <summary>
+    /// INSERT ... SELECT without a column list: a SELECT list that fills every column with a time
+    /// default runs; one that leaves such a column to the nodes (or hides its width behind *) is refused.
+    /// </summary>
+    [Theory]
+    [InlineData("INSERT INTO dst SELECT id, n, at FROM src", true)]
+    [InlineData("INSERT INTO dst SELECT DISTINCT ON (id) id, n * 2, at FROM src ORDER BY id", true)]
+    [InlineData("WITH moved AS (DELETE FROM src RETURNING *) INSERT INTO dst SELECT id + 10, n, at FROM moved", true)]
+    [InlineData("INSERT INTO dst WITH s AS (SELECT * FROM src) SELECT s.id, s.n, s.at FROM s", true)]
+    [InlineData("INSERT INTO dst SELECT id, n FROM src", false)]
+    [InlineData("INSERT INTO dst SELECT * FROM src", false)]
+    [InlineData("INSERT INTO dst SELECT src.* FROM src", false)]
+    public async Task InsertSelectWithoutAColumnList_RunsWhenItsSelectListFillsTheTimeDefault(string sql, bool runs)
+    {
+        await SetUpAsync("CREATE TABLE src (id int, n int, at timestamptz); INSERT INTO src VALUES (1, 1, '2020-01-01'), (2, 2, '2020-01-02'); " +
+            "CREATE TABLE dst (id int, n int, at timestamptz DEFAULT now())");
+
+        var result = await proxy.PsqlAsync(_database, sql);
+
+        Assert.True(runs == result.Succeeded, result.Describe());
+        if (!runs)
+        {
+            Assert.Contains("pgpoolconsole refused the statement", result.StandardError);
+        }
+
+        await AssertIdenticalAsync("dst");
+        await AssertIdenticalAsync("src");
+    }
+
     [Fact]
     public async Task ConcurrentCopiesIntoASequenceColumn_GetTheSameIdsOnEveryNode()
     {
