@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using PgPoolConsole.Proxy.Sql;
 
 namespace PgPoolConsole.Proxy.Replication;
@@ -65,17 +66,9 @@ public static partial class WriteRewriter
             return DdlEvaluation.None;
         }
 
-        var depth = 0;
-        for (; i < tokens.Count; i++)
-        {
-            depth += tokens[i].Kind == SqlTokenKind.OpenParen ? 1 : tokens[i].Kind == SqlTokenKind.CloseParen ? -1 : 0;
-            if (depth == 0 && SqlLexer.IsKeyword(sql, tokens[i], "as") && i + 1 < tokens.Count && !SqlLexer.IsKeyword(sql, tokens[i + 1], "execute"))
-            {
-                return DdlEvaluation.CreateTableAs;
-            }
-        }
-
-        return DdlEvaluation.None;
+        var reader = new TokenReader(sql, CollectionsMarshal.AsSpan(tokens));
+        var asAt = reader.FindTopLevel(i, "as");
+        return asAt >= 0 && asAt + 1 < tokens.Count && !reader.Is(asAt + 1, "execute") ? DdlEvaluation.CreateTableAs : DdlEvaluation.None;
     }
 
     /// <summary>
@@ -245,18 +238,7 @@ public static partial class WriteRewriter
         return null;
     }
 
-    private static int TopLevelKeyword(string sql, List<SqlToken> tokens, int from, int last, string keyword)
-    {
-        var depth = 0;
-        for (var i = from; i <= last; i++)
-        {
-            depth += tokens[i].Kind == SqlTokenKind.OpenParen ? 1 : tokens[i].Kind == SqlTokenKind.CloseParen ? -1 : 0;
-            if (depth == 0 && SqlLexer.IsKeyword(sql, tokens[i], keyword))
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
+    /// <summary>The keyword's index among tokens <paramref name="from"/> to <paramref name="last"/>, outside parentheses, or -1.</summary>
+    private static int TopLevelKeyword(string sql, List<SqlToken> tokens, int from, int last, string keyword) =>
+        new TokenReader(sql, CollectionsMarshal.AsSpan(tokens)[..(last + 1)]).FindTopLevel(from, keyword);
 }

@@ -232,7 +232,7 @@ public static partial class WriteRewriter
             if (insertLock && copied.UsesSequence && statement.InsertLockHint != false)
             {
                 // Concurrent COPYs into a serial column take its numbers in one order on every node, as INSERTs do.
-                lockKeys.Add(((LockClass << 32) | copied.Oid).ToString(CultureInfo.InvariantCulture));
+                lockKeys.Add(TableLockKey(copied));
             }
 
             return CopyDefaultsRefusal(sql, tokens, copied, allow);
@@ -248,11 +248,11 @@ public static partial class WriteRewriter
 
             if (insertLock && statement.Kind == StatementKind.Insert && table.UsesSequence && statement.InsertLockHint != false)
             {
-                lockKeys.Add(((LockClass << 32) | table.Oid).ToString(CultureInfo.InvariantCulture));
+                lockKeys.Add(TableLockKey(table));
             }
             else if (statement.InsertLockHint == true && statement.Kind == StatementKind.Insert)
             {
-                lockKeys.Add(((LockClass << 32) | table.Oid).ToString(CultureInfo.InvariantCulture));
+                lockKeys.Add(TableLockKey(table));
             }
 
             if (table.Columns.Any(c => c.Default is ColumnDefault.Time or ColumnDefault.Random))
@@ -269,6 +269,9 @@ public static partial class WriteRewriter
 
         return null;
     }
+
+    /// <summary>insert_lock's advisory lock key for a table: its class and oid in one bigint.</summary>
+    private static string TableLockKey(TableInfo table) => ((LockClass << 32) | table.Oid).ToString(CultureInfo.InvariantCulture);
 
     private static int NewSlot(List<SlotKind> slots, SlotKind kind)
     {
