@@ -404,6 +404,8 @@ public sealed partial class ClientSession
                 if (_batch.ImplicitBlock)
                 {
                     await EndImplicitBlockAsync(cancellationToken);
+                    PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+                    await _clientOut.FlushAsync(cancellationToken);
                 }
             }
             else
@@ -528,24 +530,11 @@ public sealed partial class ClientSession
             var plan = BatchPlan();
             if (!plan.HasTransactionControl && !plan.CannotRunInTransactionBlock)
             {
-                await RunSilentlyAsync(BeginQuery, ReplicationOrder.Parallel, cancellationToken);
-                _batch.ImplicitBlock = _transactionStatus == 'T';
+                _batch.ImplicitBlock = await BeginImplicitBlockAsync(cancellationToken);
             }
         }
 
         await ExecuteBatchAsync(sync: false, cancellationToken);
-    }
-
-    /// <summary>At Sync: commits the proxy's own transaction block (rolls it back after an error) and tells the client the batch is done.</summary>
-    private async Task EndImplicitBlockAsync(CancellationToken cancellationToken)
-    {
-        if (_transactionStatus != 'I')
-        {
-            await RunSilentlyAsync(_transactionStatus == 'T' ? CommitQuery : RollbackQuery, ReplicationOrder.MainLast, cancellationToken);
-        }
-
-        PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
-        await _clientOut.FlushAsync(cancellationToken);
     }
 
     /// <summary>
@@ -587,11 +576,9 @@ public sealed partial class ClientSession
         {
             await EndImplicitBlockAsync(cancellationToken);
         }
-        else
-        {
-            PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
-            await _clientOut.FlushAsync(cancellationToken);
-        }
+
+        PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+        await _clientOut.FlushAsync(cancellationToken);
 
         FinishBatch();
     }

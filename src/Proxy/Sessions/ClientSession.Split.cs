@@ -60,8 +60,7 @@ public sealed partial class ClientSession
 
             if (_transactionStatus == 'I' && statement.Transaction == TransactionCommand.None && !statement.CannotRunInTransactionBlock)
             {
-                await RunSilentlyAsync(BeginQuery, ReplicationOrder.Parallel, cancellationToken);
-                implicitBlock = true;
+                implicitBlock = await BeginImplicitBlockAsync(cancellationToken);
             }
 
             var text = sql.Substring(statement.Start, statement.Length);
@@ -80,11 +79,30 @@ public sealed partial class ClientSession
         _positionOffset = 0;
         if (implicitBlock)
         {
-            await RunSilentlyAsync(_transactionStatus == 'T' ? CommitQuery : RollbackQuery, ReplicationOrder.MainLast, cancellationToken);
+            await EndImplicitBlockAsync(cancellationToken);
         }
 
         PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
         await _clientOut.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Where PostgreSQL would run an implicit transaction but the proxy must run its statements one
+    /// part at a time: a transaction block of the proxy's own on every node. True when it is open.
+    /// </summary>
+    private async Task<bool> BeginImplicitBlockAsync(CancellationToken cancellationToken)
+    {
+        await RunSilentlyAsync(BeginQuery, ReplicationOrder.Parallel, cancellationToken);
+        return _transactionStatus == 'T';
+    }
+
+    /// <summary>Ends that block: COMMIT, or ROLLBACK after an error, on the other nodes first (nothing if the client's COMMIT ended it).</summary>
+    private async Task EndImplicitBlockAsync(CancellationToken cancellationToken)
+    {
+        if (_transactionStatus != 'I')
+        {
+            await RunSilentlyAsync(_transactionStatus == 'T' ? CommitQuery : RollbackQuery, ReplicationOrder.MainLast, cancellationToken);
+        }
     }
 
     /// <summary>Runs a statement of our own on every node (BEGIN, COMMIT) without relaying its answer.</summary>
