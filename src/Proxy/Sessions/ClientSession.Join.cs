@@ -36,33 +36,13 @@ public sealed partial class ClientSession
             await DropBackendAsync(node.Id);
         }
 
-        BackendConnection backend;
-        var how = "with the session state replayed";
-        if (_preparedJoin is { } prepared && prepared.Backend.NodeId == node.Id)
+        var how = "with the session state replayed while it was a standby";
+        var backend = _preparedJoin is { } prepared && prepared.Backend.NodeId == node.Id
+            ? await TakePreparedJoinAsync(prepared, cancellationToken)
+            : null;
+        if (backend is null)
         {
-            how = "with the session state replayed while it was a standby";
-            _preparedJoin = null;
-            backend = prepared.Backend;
-            try
-            {
-                // Also proves the connection outlived the promotion and now sees a read-write node.
-                var state = await BackendQuery.RunAsync(backend, "SELECT pg_catalog.pg_is_in_recovery()", cancellationToken);
-                if (state.Error is not null || state.Scalar != "f")
-                {
-                    throw new InternalQueryException(node.Id, "checking the node left recovery", state.Error ?? new PgErrorFields { SqlState = "55000", Message = "the node is still in recovery" });
-                }
-
-                await ReplayListenAsync(backend, prepared.Channels, cancellationToken);
-            }
-            catch
-            {
-                backend.Break();
-                await backend.DisposeAsync();
-                throw;
-            }
-        }
-        else
-        {
+            how = "with the session state replayed";
             backend = (await ConnectAndReplayStateAsync(node, replayListen: true, cancellationToken)).Backend;
         }
 
@@ -71,6 +51,38 @@ public sealed partial class ClientSession
         Volatile.Write(ref _backends, backends);
         _seenClusterVersion = 0;
         LogJoined(_logger, Id, node.Id, backend.ProcessId, how);
+    }
+
+    /// <summary>
+    /// Finishes the connection <see cref="PrepareJoinAsync"/> made. Returns null when it did not
+    /// survive the promotion (a remote start script that restarts the standby closes it): the
+    /// join then connects again, as it does when nothing was prepared.
+    /// </summary>
+    private async Task<BackendConnection?> TakePreparedJoinAsync((BackendConnection Backend, List<string> Channels) prepared, CancellationToken cancellationToken)
+    {
+        _preparedJoin = null;
+        var backend = prepared.Backend;
+        try
+        {
+            // Also proves the connection sees a read-write node now.
+            var state = await BackendQuery.RunAsync(backend, "SELECT pg_catalog.pg_is_in_recovery()", cancellationToken);
+            if (state.Error is not null || state.Scalar != "f")
+            {
+                throw new InternalQueryException(backend.NodeId, "checking the node left recovery", state.Error ?? new PgErrorFields { SqlState = "55000", Message = "the node is still in recovery" });
+            }
+
+            await ReplayListenAsync(backend, prepared.Channels, cancellationToken);
+            return backend;
+        }
+#pragma warning disable CA1031 // whatever broke it, a new connection is made and its failure reported
+        catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+        {
+            LogPreparedJoinLost(_logger, Id, backend.NodeId, e.Message);
+            backend.Break();
+            await backend.DisposeAsync();
+            return null;
+        }
     }
 
     /// <summary>
@@ -236,7 +248,6 @@ public sealed partial class ClientSession
         }
     }
 
-    /// <summary>Describes session state that cannot be copied to another node, or null when there is none.</summary>
     /// <summary>
     /// What this session holds that cannot be copied to a joining node (null when nothing). Runs
     /// on the session's loop at a transaction boundary, like <see cref="JoinNodeAsync"/>.
@@ -276,6 +287,9 @@ public sealed partial class ClientSession
 
     [LoggerMessage(EventId = 1051, Level = LogLevel.Debug, Message = "pid {Pid}: could not connect ahead to joining node {NodeId}, joins once it is read-write: {Reason}")]
     private static partial void LogJoinNotPrepared(ILogger logger, int pid, int nodeId, string reason);
+
+    [LoggerMessage(EventId = 1052, Level = LogLevel.Information, Message = "pid {Pid}: the connection made to node {NodeId} while it was a standby is unusable after its promotion ({Reason}); connecting again")]
+    private static partial void LogPreparedJoinLost(ILogger logger, int pid, int nodeId, string reason);
 
     [LoggerMessage(EventId = 1050, Level = LogLevel.Information, Message = "pid {Pid}: joined backend node {NodeId} (backend pid {BackendPid}) {How}")]
     private static partial void LogJoined(ILogger logger, int pid, int nodeId, int backendPid, string how);

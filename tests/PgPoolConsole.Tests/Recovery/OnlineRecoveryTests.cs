@@ -151,6 +151,67 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
         }
     }
 
+    [Fact]
+    public async Task RemoteStartThatRestartsTheNode_SessionsConnectToItAgain_AndWriteToTheRecoveredNode()
+    {
+        // A remote start script that restarts the node after promoting it closes the connections
+        // sessions made to it ahead of time: the join connects anew instead of failing.
+        var script = Path.Combine(proxy.Nodes[0].DataDirectory, PgPoolConsole.Proxy.Recovery.OnlineRecovery.RemoteStartScript);
+        var real = script + ".real";
+        File.Move(script, real);
+        await WriteScriptAsync(script, """
+            #!/bin/bash
+            "$0.real" "$@" || exit 1
+            for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-"; done 2>/dev/null
+            /usr/lib/postgresql/15/bin/pg_ctl -D "$2" -m fast -w stop >/dev/null || exit 1
+            /usr/lib/postgresql/15/bin/pg_ctl -D "$2" -l "$2/restart.log" -w start </dev/null >/dev/null 2>&1 || exit 1
+            echo "restarted $2"
+            """);
+        try
+        {
+            var database = await proxy.CreateDatabaseAsync("restartedstandby");
+            await using var session = await proxy.OpenAsync(database);
+            await using (var create = new NpgsqlCommand("CREATE TABLE t (id serial PRIMARY KEY, v text); SET work_mem = '7MB'", session))
+            {
+                await create.ExecuteNonQueryAsync();
+            }
+
+            await KillAndWaitDownAsync(1);
+            var result = await Administration.RecoverAsync(1, default);
+            WriteStages(proxy.Host.Store.Recovery.All[0]);
+
+            Assert.True(result.Succeeded, result.Message + "\n" + result.Detail);
+            Assert.Contains(proxy.Host.Store.Log.Query(), e => e.Message.Contains("the connection made to node 1 while it was a standby is unusable", StringComparison.Ordinal));
+            Assert.Contains(proxy.Host.Store.Log.Query(), e => e.Message.Contains("joined backend node 1", StringComparison.Ordinal) && e.Message.EndsWith("with the session state replayed", StringComparison.Ordinal));
+            await using (var insert = new NpgsqlCommand("INSERT INTO t (v) VALUES ('after the recovery')", session))
+            {
+                await insert.ExecuteNonQueryAsync();
+            }
+
+            Assert.True(proxy.Host.Store.Current.Find(1)!.IsUsable);
+            Assert.Equal(["after the recovery"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], database, "SELECT v FROM t"));
+            await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, database, "t", "id");
+            Assert.True((await Administration.DetachAsync(0, graceful: false, default)).Succeeded);
+            await using var show = new NpgsqlCommand("SHOW work_mem", session);
+            Assert.Equal("7MB", await show.ExecuteScalarAsync()); // its state was replayed on the new connection
+        }
+        finally
+        {
+            File.Delete(script);
+            File.Move(real, script);
+        }
+    }
+
+    /// <summary>Writes a recovery script that the postgres OS user (running the main node) can execute.</summary>
+    private static async Task WriteScriptAsync(string path, string text)
+    {
+        await File.WriteAllTextAsync(path, text);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        }
+    }
+
     /// <summary>Changes settings in pgpool.conf and reloads; returns the original text to restore.</summary>
     private async Task<string> ReconfigureAsync(string settings)
     {
@@ -178,11 +239,7 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
     public async Task FailingFirstStage_FailsTheJobAtStage3_WithTheScriptOutput_AndTrafficIsUnaffected()
     {
         var script = Path.Combine(proxy.Nodes[0].DataDirectory, "failing_1st_stage");
-        await File.WriteAllTextAsync(script, "#!/bin/sh\necho \"copying $3 from $1\"\necho 'rsync: connection refused' >&2\nexit 3\n");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-        }
+        await WriteScriptAsync(script, "#!/bin/sh\necho \"copying $3 from $1\"\necho 'rsync: connection refused' >&2\nexit 3\n");
         var original = await ReconfigureAsync("recovery_1st_stage_command = 'failing_1st_stage'");
         try
         {
@@ -285,8 +342,11 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
         var result = await Administration.RecoverAsync(1, default);
         var progress = proxy.Host.Store.Recovery.All[0];
         WriteStages(progress);
+        var sessionNodes = proxy.Host.Store.Sessions.List().Where(s => s.Database == database)
+            .Select(s => (s.Id, Nodes: string.Join(",", s.Backends.Select(b => b.NodeId)))).ToList();
         var bench = await run;
         output.WriteLine(bench.Process.StandardOutput);
+        output.WriteLine("sessions after the recovery (id: nodes): " + string.Join("; ", sessionNodes.Select(s => $"{s.Id}: {s.Nodes}")));
 
         Assert.True(result.Succeeded, result.Message + "\n" + result.Detail);
         Assert.Equal(0, bench.AbortedClients);
@@ -295,6 +355,8 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
         var pause = progress.Stages[7].FinishedAt!.Value - progress.Stages[3].StartedAt!.Value;
         output.WriteLine($"paused for {pause.TotalMilliseconds:0} ms");
         Assert.True(pause < TimeSpan.FromSeconds(5), $"the pause took {pause}");
+        Assert.Equal(8, sessionNodes.Count);
+        Assert.All(sessionNodes, s => Assert.Equal("0,1", s.Nodes));
         // A node detached again after the recovery misses the writes that follow: say why, not only that tables differ.
         Assert.True(proxy.Host.Store.Current.Find(1)!.IsUsable, "node 1 was detached after its recovery:\n" +
             string.Join("\n", proxy.Host.Store.Log.Query().Select(e => e.Message).Where(m => m.Contains("node 1", StringComparison.Ordinal) || m.Contains("node id: 1", StringComparison.Ordinal)).TakeLast(30)));
