@@ -98,14 +98,14 @@ public sealed class ClusterStateStore
         return next;
     }
 
-    /// <summary>Sets one node's status (and its change time) if it differs.</summary>
-    public ClusterSnapshot? SetStatus(int nodeId, NodeStatus status, string? reason = null)
+    /// <summary>Sets one node's status (and its change time) if it differs, and, with <paramref name="onlyFrom"/>, only if it is that now.</summary>
+    public ClusterSnapshot? SetStatus(int nodeId, NodeStatus status, string? reason = null, NodeStatus? onlyFrom = null)
     {
         var now = TimeProvider.GetUtcNow();
         return Update(snapshot =>
         {
             var node = snapshot.Find(nodeId);
-            if (node is null || node.Status == status)
+            if (node is null || node.Status == status || (onlyFrom is { } expected && node.Status != expected))
             {
                 return null;
             }

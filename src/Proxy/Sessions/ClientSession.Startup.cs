@@ -303,7 +303,8 @@ public sealed partial class ClientSession
         {
             if (backend is not null && snapshot.Find(backend.NodeId)?.Status == NodeStatus.Waiting)
             {
-                _context.Store.SetStatus(backend.NodeId, NodeStatus.Up);
+                // Only from waiting: a failover may have detached it since the snapshot was taken.
+                _context.Store.SetStatus(backend.NodeId, NodeStatus.Up, onlyFrom: NodeStatus.Waiting);
             }
         }
     }
