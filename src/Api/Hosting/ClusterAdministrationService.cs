@@ -229,7 +229,19 @@ public sealed partial class ClusterAdministrationService(
             recovery.Queue(id, nodeId);
         }
 
-        jobs.Enqueue<RecoveryJob>(job => job.RunAsync(id, nodeId, CancellationToken.None));
+        try
+        {
+            jobs.Enqueue<RecoveryJob>(job => job.RunAsync(id, nodeId, CancellationToken.None));
+        }
+        catch (BackgroundJobClientException e)
+        {
+            // The job store (hangfire_connection_string) is unreachable: say so, and leave no
+            // recovery "running" that would refuse every later request.
+            var error = $"could not queue the recovery of node {nodeId}: the job store refused it: {e.InnerException?.Message ?? e.Message}";
+            recovery.FailQueued(id, error);
+            return Refused(new AdminResult(AdminError.Failed, error));
+        }
+
         return Task.FromResult<(AdminResult, string?)>((AdminResult.Ok($"recovery of node {nodeId} started", id), id));
 
         static Task<(AdminResult, string?)> Refused(AdminResult result) => Task.FromResult<(AdminResult, string?)>((result, null));

@@ -48,6 +48,23 @@ public sealed partial class OnlineRecovery(
         return progress;
     }
 
+    /// <summary>Ends a recovery that <see cref="Queue"/> published but whose job could not be started.</summary>
+    public void FailQueued(string jobId, string error)
+    {
+        if (store.Recovery.Find(jobId) is { Outcome: RecoveryOutcome.Running } queued)
+        {
+            var now = store.TimeProvider.GetUtcNow();
+            store.Recovery.Publish(queued with
+            {
+                Outcome = RecoveryOutcome.Failed,
+                FinishedAt = now,
+                Error = error,
+                Stages = [.. queued.Stages.Select(s => s with { Outcome = RecoveryStageOutcome.Skipped })],
+            });
+            LogRecoveryFailed(logger, queued.NodeId, "queueing", error);
+        }
+    }
+
     /// <summary>Asks a running recovery to stop; false when no such recovery runs.</summary>
     public bool Cancel(string jobId)
     {
