@@ -55,6 +55,9 @@ public sealed record QueryPlan
     /// <summary>The isolation level a BEGIN / SET TRANSACTION in the query asks for.</summary>
     public SqlIsolationLevel IsolationLevel { get; init; }
 
+    /// <summary>READ ONLY (true) or READ WRITE (false) that a BEGIN / SET TRANSACTION in the query asks for; null when none.</summary>
+    public bool? TransactionReadOnly { get; init; }
+
     /// <summary>For SHOW POOL_* and PGPOOL commands.</summary>
     public PoolCommand PoolCommand { get; init; }
 

@@ -91,6 +91,7 @@ public sealed class QueryRouter
         var changesPrepared = false;
         var changesCatalog = false;
         var isolation = SqlIsolationLevel.Default;
+        bool? readOnly = null;
         List<QualifiedName>? functions = null;
         foreach (var statement in statements)
         {
@@ -106,6 +107,8 @@ public sealed class QueryRouter
             {
                 isolation = statement.BeginIsolationLevel;
             }
+
+            readOnly = statement.TransactionReadOnly ?? readOnly;
 
             if (statement.FunctionCalls.Count > 0)
             {
@@ -123,6 +126,7 @@ public sealed class QueryRouter
             CannotRunInTransactionBlock = cannotRunInBlock,
             NoLoadBalance = noLoadBalance,
             IsolationLevel = isolation,
+            TransactionReadOnly = readOnly,
             FunctionCalls = functions ?? (IReadOnlyList<QualifiedName>)[],
             Category = CategoryOf(statements[0]),
             IsCopyFromStdin = copyFromStdin,

@@ -84,6 +84,7 @@ public sealed partial class ClientSession
             Body = _request.WrittenMemory,
             Sql = sql,
             Order = OrderOf(route),
+            CompareRowCounts = route != QueryRoute.Broadcast,
             WrapInTransaction = wrap,
             MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
             StartsTransaction = _transactionStatus == 'I' && plan.BeginsTransaction,
@@ -106,13 +107,19 @@ public sealed partial class ClientSession
     /// <summary>
     /// The route for this session right now: a read becomes a write when it calls a function
     /// that may write, when /*REPLICATION*/ asks for it or when the transaction's isolation level
-    /// needs every node to take its snapshot at the same statement.
+    /// needs every node to take its snapshot at the same statement. A READ ONLY transaction
+    /// (pg_dump's) writes nothing whose result could depend on the snapshot: its reads stay on one node.
     /// </summary>
     private QueryRoute EffectiveRoute(QueryPlan plan)
     {
         if (plan.IsolationLevel is SqlIsolationLevel.RepeatableRead or SqlIsolationLevel.Serializable)
         {
             _transactionNeedsAllNodes = true;
+        }
+
+        if (plan.TransactionReadOnly is { } readOnly)
+        {
+            _transactionReadOnly = readOnly;
         }
 
         if (plan.Route != QueryRoute.Read)
@@ -125,7 +132,7 @@ public sealed partial class ClientSession
             return QueryRoute.Write;
         }
 
-        if (plan.NoLoadBalance || (_transactionNeedsAllNodes && _transactionStatus != 'I'))
+        if (plan.NoLoadBalance || (_transactionNeedsAllNodes && !_transactionReadOnly && _transactionStatus != 'I'))
         {
             return QueryRoute.Broadcast;
         }
@@ -133,10 +140,14 @@ public sealed partial class ClientSession
         return QueryRoute.Read;
     }
 
-    /// <summary>The node a read goes to: the load-balance node unless the transaction has written.</summary>
+    /// <summary>
+    /// The node a read goes to: the load-balance node unless the transaction has written. A READ
+    /// ONLY transaction (which can write only temporary tables, on every node) keeps reading where
+    /// it began, so all its reads see one snapshot.
+    /// </summary>
     private BackendConnection ReadTarget()
     {
-        if ((_transactionStatus == 'I' || !_transactionWrote) && _loadBalanceNodeId >= 0 && _loadBalanceNodeId < _backends.Length && _backends[_loadBalanceNodeId] is { } balanced)
+        if ((_transactionStatus == 'I' || !_transactionWrote || _transactionReadOnly) && _loadBalanceNodeId >= 0 && _loadBalanceNodeId < _backends.Length && _backends[_loadBalanceNodeId] is { } balanced)
         {
             return balanced;
         }
@@ -245,6 +256,7 @@ public sealed partial class ClientSession
         {
             _transactionWrote = false;
             _transactionNeedsAllNodes = false;
+            _transactionReadOnly = false;
             _clock.TransactionEnded();
             EndCatalogChanges();
         }

@@ -47,7 +47,11 @@ internal sealed class ReplicatedRequest
     /// <summary>Parameters to hide from each ParameterDescription (proxy-added time parameters).</summary>
     public int[] ParameterDescriptionTrims { get; init; } = [];
 
-    /// <summary>Statement tags that change rows: their row counts are compared.</summary>
+    /// <summary>
+    /// Whether the row counts in command tags must agree (writes). Reads that go to every node
+    /// (for the snapshot of a REPEATABLE READ transaction, with a named prepared statement, mixed
+    /// with SET) only need the same kind of answer: catalogs and statistics views differ per node.
+    /// </summary>
     public bool CompareRowCounts { get; init; } = true;
 
     /// <summary>The client's request opens a transaction block (BEGIN, START TRANSACTION) and ends with ReadyForQuery.</summary>
@@ -117,7 +121,7 @@ public sealed partial class ClientSession
             {
                 ReplicationOrder.MainFirst => await RunMainFirstAsync(request, cancellationToken),
                 ReplicationOrder.MainLast => await RunMainLastAsync(request, cancellationToken),
-                _ => OutcomeOf(await RunEverywhereAsync(LiveBackends(), request, cancellationToken)),
+                _ => OutcomeOf(await RunEverywhereAsync(LiveBackends(), request, cancellationToken, streamFrom: MainBackend)),
             };
         }
         finally
@@ -141,7 +145,9 @@ public sealed partial class ClientSession
             await CopyInAsync(request, outcome, cancellationToken);
         }
 
+        var streamed = outcome.Results.FirstOrDefault(r => r.Streamed);
         outcome = await ReconcileAsync(request, outcome, statusBefore, cancellationToken);
+        ThrowIfAnswerIncomplete(outcome.Answer, streamed);
         if (request.WrapInTransaction)
         {
             outcome = await EndWrappedTransactionAsync(outcome, cancellationToken);
@@ -155,6 +161,33 @@ public sealed partial class ClientSession
         return outcome;
     }
 
+    /// <summary>
+    /// A node whose large answer was already flowing to the client was lost: another node's answer
+    /// cannot continue it, and the statement cannot be retried. The session ends; its open
+    /// transaction (the proxy's own around an autocommit write too) rolls back on every node.
+    /// </summary>
+    private static void ThrowIfPartlySent(NodeResult lost)
+    {
+        if (lost.Streamed)
+        {
+            throw new SessionTerminatedException("08006", $"terminating connection: backend node {lost.NodeId} was lost while sending the result of this statement; it was not completed on any node", lost.Lost?.Message);
+        }
+    }
+
+    /// <summary>
+    /// The main node's answer streams to the client once it outgrows the capture buffer; the
+    /// others' are only compared. When the nodes disagree so that another node's answer must be
+    /// used, or the answer used lost its bytes, the client cannot be given a whole answer: the
+    /// session ends before anything is committed (rare: the main node detached for a large result).
+    /// </summary>
+    private static void ThrowIfAnswerIncomplete(NodeResult answer, NodeResult? streamed)
+    {
+        if (answer.Overflowed || (streamed is not null && streamed != answer))
+        {
+            throw new SessionTerminatedException("08006", $"terminating connection: the result of this statement (over {NodeResult.CaptureLimit / 1024} kB) differed between the nodes and node {answer.NodeId}'s could not be sent whole; its transaction was rolled back");
+        }
+    }
+
     /// <summary>Main node first, then every other node in parallel (writes).</summary>
     private async Task<ReplicationOutcome> RunMainFirstAsync(ReplicatedRequest request, CancellationToken cancellationToken)
     {
@@ -163,7 +196,7 @@ public sealed partial class ClientSession
         {
             var backend = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
             main = ResultFor(backend);
-            await RunOnNodeAsync(main, request, cancellationToken, isMain: true);
+            await RunOnNodeAsync(main, request, cancellationToken, isMain: true, streamToClient: true);
             if (main.Lost is null)
             {
                 break;
@@ -171,6 +204,7 @@ public sealed partial class ClientSession
 
             // The main node failed before answering; the next node becomes main and runs it first.
             await HandleBackendLostAsync(main.NodeId, main.Lost, cancellationToken);
+            ThrowIfPartlySent(main);
         }
 
         var outcome = new ReplicationOutcome(main, [main]);
@@ -225,7 +259,7 @@ public sealed partial class ClientSession
     /// Sends the request to the given nodes at once and waits for all of them. Nodes that failed
     /// are handled (failover) and left out of the returned results.
     /// </summary>
-    private async Task<List<NodeResult>> RunEverywhereAsync(List<BackendConnection> backends, ReplicatedRequest request, CancellationToken cancellationToken, bool watchLockWaits = false)
+    private async Task<List<NodeResult>> RunEverywhereAsync(List<BackendConnection> backends, ReplicatedRequest request, CancellationToken cancellationToken, bool watchLockWaits = false, BackendConnection? streamFrom = null)
     {
         var results = new List<NodeResult>(backends.Count);
         foreach (var backend in backends)
@@ -235,14 +269,14 @@ public sealed partial class ClientSession
 
         if (results.Count == 1 && !watchLockWaits)
         {
-            await RunOnNodeAsync(results[0], request, cancellationToken); // the usual two-node cluster: no WhenAll
+            await RunOnNodeAsync(results[0], request, cancellationToken, streamToClient: results[0].Backend == streamFrom); // the usual two-node cluster: no WhenAll
         }
         else if (results.Count > 0)
         {
             var runs = new List<Task>(results.Count);
             foreach (var result in results)
             {
-                runs.Add(RunOnNodeAsync(result, request, cancellationToken));
+                runs.Add(RunOnNodeAsync(result, request, cancellationToken, streamToClient: result.Backend == streamFrom));
             }
 
             var all = runs.Count == 1 ? runs[0] : Task.WhenAll(runs);
@@ -259,6 +293,7 @@ public sealed partial class ClientSession
             if (results[i].Lost is { } lost)
             {
                 await HandleBackendLostAsync(results[i].NodeId, lost, cancellationToken);
+                ThrowIfPartlySent(results[i]);
                 results.RemoveAt(i);
             }
         }
@@ -356,7 +391,7 @@ public sealed partial class ClientSession
 
     /// <summary>Sends (our BEGIN,) any prefix and the request to one node and reads its answer.
     /// Connection failures are recorded in <see cref="NodeResult.Lost"/>, not thrown.</summary>
-    private async Task RunOnNodeAsync(NodeResult result, ReplicatedRequest request, CancellationToken cancellationToken, bool isMain = false)
+    private async Task RunOnNodeAsync(NodeResult result, ReplicatedRequest request, CancellationToken cancellationToken, bool isMain = false, bool streamToClient = false)
     {
         var backend = result.Backend;
         try
@@ -397,7 +432,7 @@ public sealed partial class ClientSession
             result.ParameterDescriptionTrims = request.ParameterDescriptionTrims.Length > 0 ? new Queue<int>(request.ParameterDescriptionTrims) : null;
             await backend.Writer.FlushAsync(cancellationToken);
             LogPerNodeStatement(backend, request.Sql);
-            await ReadResultAsync(result, request.TerminalCount >= 0 ? 1 + result.SilentReadyCycles : readyCount, streamToClient: false, cancellationToken, request.TerminalCount);
+            await ReadResultAsync(result, request.TerminalCount >= 0 ? 1 + result.SilentReadyCycles : readyCount, streamToClient, cancellationToken, request.TerminalCount);
             if (readClock)
             {
                 await ReadClockSentWithBeginAsync(backend, result.Status, cancellationToken);

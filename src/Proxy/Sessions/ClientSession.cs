@@ -34,6 +34,7 @@ public sealed partial class ClientSession : IProxySession
     private char _transactionStatus = 'I';
     private bool _transactionWrote;
     private bool _transactionNeedsAllNodes;
+    private bool _transactionReadOnly;
 
     // The main node's transaction timestamp, once a write in this transaction needed it.
     private readonly TransactionClock _clock = new();

@@ -44,10 +44,12 @@ public static partial class StatementClassifier
             case "begin":
                 f.Transaction = TransactionCommand.Begin;
                 f.IsolationLevel = ReadIsolationLevel(r, i + 1);
+                f.TransactionReadOnly = ReadAccessMode(r, i + 1);
                 break;
             case "start" when r.Is(i + 1, "transaction"):
                 f.Transaction = TransactionCommand.Begin;
                 f.IsolationLevel = ReadIsolationLevel(r, i + 2);
+                f.TransactionReadOnly = ReadAccessMode(r, i + 2);
                 break;
             case "start":
                 f.Kind = StatementKind.Other;
@@ -105,6 +107,21 @@ public static partial class StatementClassifier
         return SqlIsolationLevel.Default;
     }
 
+    /// <summary>READ ONLY (true) or READ WRITE (false) among the transaction modes from <paramref name="start"/>; null when neither.</summary>
+    private static bool? ReadAccessMode(in TokenReader r, int start)
+    {
+        for (var k = start; k + 1 < r.Count; k++)
+        {
+            // Not the READ of an isolation level (READ COMMITTED, REPEATABLE READ).
+            if (r.Is(k, "read") && (r.Is(k + 1, "only") || r.Is(k + 1, "write")) && !r.Is(k - 1, "level"))
+            {
+                return r.Is(k + 1, "only");
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>PREPARE TRANSACTION 'gid' is transaction control; PREPARE name [(types)] AS stmt is session state.</summary>
     private static void AnalyzePrepare(in TokenReader r, int i, ref Facts f)
     {
@@ -146,6 +163,7 @@ public static partial class StatementClassifier
         if (r.Is(j, "transaction"))
         {
             f.IsolationLevel = ReadIsolationLevel(r, j + 1);
+            f.TransactionReadOnly = ReadAccessMode(r, j + 1);
             return;
         }
 

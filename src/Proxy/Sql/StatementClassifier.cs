@@ -112,6 +112,7 @@ public static partial class StatementClassifier
             IsWithHoldOrForUpdate = facts.IsLocking || facts.IsHoldableCursor,
             TargetTable = facts.TargetTable,
             BeginIsolationLevel = facts.IsolationLevel,
+            TransactionReadOnly = facts.TransactionReadOnly,
             FunctionCalls = calls,
             Start = start,
             Length = length,
@@ -264,6 +265,7 @@ public static partial class StatementClassifier
         public TransactionCommand Transaction;
         public PoolCommand PoolCommand;
         public SqlIsolationLevel IsolationLevel;
+        public bool? TransactionReadOnly;
         public bool IsReadOnly;
         public bool CannotRunInTransactionBlock;
         public bool ChangesSessionState;

@@ -286,6 +286,22 @@ public sealed class StatementClassifierTests
     }
 
     [Theory]
+    [InlineData("BEGIN READ ONLY", true)]
+    [InlineData("BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE", true)]
+    [InlineData("START TRANSACTION READ WRITE", false)]
+    [InlineData("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", true)] // pg_dump
+    [InlineData("SET TRANSACTION READ ONLY", true)]
+    [InlineData("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", null)]
+    [InlineData("BEGIN ISOLATION LEVEL READ COMMITTED", null)]
+    [InlineData("begin isolation level read uncommitted read write", false)]
+    [InlineData("BEGIN", null)]
+    [InlineData("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", null)] // later transactions, not this one
+    public void Classify_TransactionAccessMode(string sql, bool? readOnly)
+    {
+        Assert.Equal(readOnly, One(sql).TransactionReadOnly);
+    }
+
+    [Theory]
     [InlineData("PREPARE p AS SELECT 1")]
     [InlineData("PREPARE p (int, text) AS INSERT INTO t VALUES ($1, $2)")]
     [InlineData("PREPARE transaction AS SELECT 1")]
