@@ -122,6 +122,11 @@ public sealed partial class ClientSession
             _transactionReadOnly = readOnly;
         }
 
+        if (RouteSnapshotImport(plan))
+        {
+            return QueryRoute.Read;
+        }
+
         if (plan.Route != QueryRoute.Read)
         {
             return plan.Route;
@@ -147,6 +152,11 @@ public sealed partial class ClientSession
     /// </summary>
     private BackendConnection ReadTarget()
     {
+        if (_transactionReadNodeId >= 0 && _transactionReadNodeId < _backends.Length && _backends[_transactionReadNodeId] is { } imported)
+        {
+            return imported;
+        }
+
         if ((_transactionStatus == 'I' || !_transactionWrote || _transactionReadOnly) && _loadBalanceNodeId >= 0 && _loadBalanceNodeId < _backends.Length && _backends[_loadBalanceNodeId] is { } balanced)
         {
             return balanced;
@@ -192,6 +202,7 @@ public sealed partial class ClientSession
 
             _context.Store.Statistics(backend.NodeId).CountStatement(plan.Category);
             CountErrors(result);
+            NoteExportedSnapshot(plan, result);
             await FinishReadAsync(result, final, cancellationToken);
             return !result.Failed;
         }
@@ -257,6 +268,7 @@ public sealed partial class ClientSession
             _transactionWrote = false;
             _transactionNeedsAllNodes = false;
             _transactionReadOnly = false;
+            _transactionReadNodeId = -1;
             _clock.TransactionEnded();
             EndCatalogChanges();
         }

@@ -164,6 +164,11 @@ public static partial class StatementClassifier
         {
             f.IsolationLevel = ReadIsolationLevel(r, j + 1);
             f.TransactionReadOnly = ReadAccessMode(r, j + 1);
+            if (r.Is(j + 1, "snapshot") && r.IsKind(j + 2, SqlTokenKind.String) && r.Text(j + 2) is [ '\'', .. var id, '\'' ])
+            {
+                f.ImportedSnapshot = id.ToString();
+            }
+
             return;
         }
 

@@ -113,6 +113,7 @@ public static partial class StatementClassifier
             TargetTable = facts.TargetTable,
             BeginIsolationLevel = facts.IsolationLevel,
             TransactionReadOnly = facts.TransactionReadOnly,
+            ImportedSnapshot = facts.ImportedSnapshot,
             FunctionCalls = calls,
             Start = start,
             Length = length,
@@ -266,6 +267,7 @@ public static partial class StatementClassifier
         public PoolCommand PoolCommand;
         public SqlIsolationLevel IsolationLevel;
         public bool? TransactionReadOnly;
+        public string? ImportedSnapshot;
         public bool IsReadOnly;
         public bool CannotRunInTransactionBlock;
         public bool ChangesSessionState;

@@ -67,6 +67,9 @@ public sealed class StatementInfo
     /// <summary>READ ONLY (true) or READ WRITE (false) named by BEGIN, START TRANSACTION or SET TRANSACTION; null when none.</summary>
     public bool? TransactionReadOnly { get; init; }
 
+    /// <summary>The snapshot identifier of <c>SET TRANSACTION SNAPSHOT 'id'</c>; null otherwise.</summary>
+    public string? ImportedSnapshot { get; init; }
+
     /// <summary>
     /// Each distinct function or procedure the statement calls (a name followed by <c>(</c> in call
     /// position), with its schema when written qualified, in order of first appearance. Grammar constructs

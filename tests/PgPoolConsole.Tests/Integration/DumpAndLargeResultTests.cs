@@ -104,7 +104,15 @@ public sealed class DumpAndLargeResultTests(ProxyFixture proxy) : IAsyncLifetime
         var restored = await ClientAsync("pg_restore", "--no-owner", "-d", fromCustom, custom);
         Assert.True(restored.Succeeded, restored.Describe());
 
-        foreach (var database in new[] { fromPlain, fromCustom })
+        // Parallel: the workers import the leader's snapshot, which exists on the node it read from.
+        var directory = Path.Combine(proxy.Directory, $"{_database}.dir");
+        var parallel = await ClientAsync("pg_dump", "-j", "2", "-Fd", "-f", directory, _database);
+        Assert.True(parallel.Succeeded, parallel.Describe());
+        var fromParallel = await proxy.CreateDatabaseAsync("restoredparallel");
+        var parallelRestore = await ClientAsync("pg_restore", "--no-owner", "-j", "2", "-d", fromParallel, directory);
+        Assert.True(parallelRestore.Succeeded, parallelRestore.Describe());
+
+        foreach (var database in new[] { fromPlain, fromCustom, fromParallel })
         {
             await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, database, "item", "id");
             await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, database, "line", "id");

@@ -302,6 +302,16 @@ public sealed class StatementClassifierTests
     }
 
     [Theory]
+    [InlineData("SET TRANSACTION SNAPSHOT '00000003-0000001B-1'", "00000003-0000001B-1")]
+    [InlineData("set transaction snapshot '00000004-00000002-1'", "00000004-00000002-1")]
+    [InlineData("SET TRANSACTION READ ONLY", null)]
+    [InlineData("SET search_path = 'snapshot'", null)]
+    public void Classify_SetTransactionSnapshot_NamesTheImportedSnapshot(string sql, string? snapshot)
+    {
+        Assert.Equal(snapshot, One(sql).ImportedSnapshot);
+    }
+
+    [Theory]
     [InlineData("PREPARE p AS SELECT 1")]
     [InlineData("PREPARE p (int, text) AS INSERT INTO t VALUES ($1, $2)")]
     [InlineData("PREPARE transaction AS SELECT 1")]
