@@ -58,6 +58,9 @@ public sealed record QueryPlan
     /// <summary>READ ONLY (true) or READ WRITE (false) that a BEGIN / SET TRANSACTION in the query asks for; null when none.</summary>
     public bool? TransactionReadOnly { get; init; }
 
+    /// <summary>The session default isolation level the query sets (see <see cref="Sql.StatementInfo.SessionIsolationLevel"/>); null when it sets none.</summary>
+    public SqlIsolationLevel? SessionIsolationLevel { get; init; }
+
     /// <summary>For SHOW POOL_* and PGPOOL commands.</summary>
     public PoolCommand PoolCommand { get; init; }
 

@@ -92,6 +92,7 @@ public sealed class QueryRouter
         var changesCatalog = false;
         var isolation = SqlIsolationLevel.Default;
         bool? readOnly = null;
+        SqlIsolationLevel? sessionIsolation = null;
         List<QualifiedName>? functions = null;
         foreach (var statement in statements)
         {
@@ -109,6 +110,7 @@ public sealed class QueryRouter
             }
 
             readOnly = statement.TransactionReadOnly ?? readOnly;
+            sessionIsolation = statement.SessionIsolationLevel ?? sessionIsolation;
 
             if (statement.FunctionCalls.Count > 0)
             {
@@ -127,6 +129,7 @@ public sealed class QueryRouter
             NoLoadBalance = noLoadBalance,
             IsolationLevel = isolation,
             TransactionReadOnly = readOnly,
+            SessionIsolationLevel = sessionIsolation,
             FunctionCalls = functions ?? (IReadOnlyList<QualifiedName>)[],
             Category = CategoryOf(statements[0]),
             IsCopyFromStdin = copyFromStdin,

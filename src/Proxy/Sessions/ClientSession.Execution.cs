@@ -112,7 +112,15 @@ public sealed partial class ClientSession
     /// </summary>
     private QueryRoute EffectiveRoute(QueryPlan plan)
     {
-        if (plan.IsolationLevel is SqlIsolationLevel.RepeatableRead or SqlIsolationLevel.Serializable)
+        if (plan.SessionIsolationLevel is { } sessionLevel)
+        {
+            _sessionIsolation = sessionLevel == SqlIsolationLevel.Default ? _startupIsolation : sessionLevel;
+        }
+
+        // A BEGIN that names no level runs at the session's default (SET SESSION CHARACTERISTICS,
+        // default_transaction_isolation, the startup options).
+        if (plan.IsolationLevel.NeedsAlignedSnapshots()
+            || (plan.BeginsTransaction && plan.IsolationLevel == SqlIsolationLevel.Default && _sessionIsolation.NeedsAlignedSnapshots()))
         {
             _transactionNeedsAllNodes = true;
         }

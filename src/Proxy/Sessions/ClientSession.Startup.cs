@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Protocol;
+using PgPoolConsole.Proxy.Sql;
 
 namespace PgPoolConsole.Proxy.Sessions;
 
@@ -48,6 +49,7 @@ public sealed partial class ClientSession
 
         _poolKey = PoolKeyOf(parameters);
         _backendParameters = parameters;
+        _sessionIsolation = _startupIsolation = StartupIsolation(parameters);
 
         try
         {
@@ -293,6 +295,77 @@ public sealed partial class ClientSession
         {
             // the client is gone
         }
+    }
+
+    /// <summary>
+    /// The default isolation level a startup packet asks for: a default_transaction_isolation
+    /// parameter, or <c>-c default_transaction_isolation=...</c> (or <c>--default-transaction-isolation=...</c>)
+    /// in options, as PGOPTIONS and JDBC's options set it. Role and database settings are not seen.
+    /// </summary>
+    internal static SqlIsolationLevel StartupIsolation(IEnumerable<KeyValuePair<string, string>> parameters)
+    {
+        var level = SqlIsolationLevel.Default;
+        foreach (var (key, value) in parameters)
+        {
+            if (key == "default_transaction_isolation")
+            {
+                level = SqlIsolationLevels.Parse(value);
+            }
+            else if (key == "options")
+            {
+                var words = OptionWords(value);
+                for (var i = 0; i < words.Count; i++)
+                {
+                    var setting = words[i] switch
+                    {
+                        "-c" when i + 1 < words.Count => words[++i],
+                        ['-', 'c', .. var rest] => rest,
+                        ['-', '-', .. var rest] => rest,
+                        _ => "",
+                    };
+                    var equals = setting.IndexOf('=', StringComparison.Ordinal);
+                    if (equals > 0 && setting[..equals].Replace('-', '_') == "default_transaction_isolation")
+                    {
+                        level = SqlIsolationLevels.Parse(setting.AsSpan(equals + 1));
+                    }
+                }
+            }
+        }
+
+        return level;
+    }
+
+    /// <summary>The options parameter split at spaces, where a backslash keeps the next character (libpq's escaping).</summary>
+    private static List<string> OptionWords(string options)
+    {
+        var words = new List<string>();
+        var word = new System.Text.StringBuilder();
+        for (var i = 0; i < options.Length; i++)
+        {
+            if (options[i] == '\\' && i + 1 < options.Length)
+            {
+                word.Append(options[++i]);
+            }
+            else if (char.IsWhiteSpace(options[i]))
+            {
+                if (word.Length > 0)
+                {
+                    words.Add(word.ToString());
+                    word.Clear();
+                }
+            }
+            else
+            {
+                word.Append(options[i]);
+            }
+        }
+
+        if (word.Length > 0)
+        {
+            words.Add(word.ToString());
+        }
+
+        return words;
     }
 
     /// <summary>A node that had no connection yet (status waiting) is now up.</summary>

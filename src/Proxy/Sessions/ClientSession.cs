@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Protocol;
+using PgPoolConsole.Proxy.Sql;
 
 namespace PgPoolConsole.Proxy.Sessions;
 
@@ -35,6 +36,10 @@ public sealed partial class ClientSession : IProxySession
     private bool _transactionWrote;
     private bool _transactionNeedsAllNodes;
     private bool _transactionReadOnly;
+
+    /// <summary>The isolation level of transactions that name none: from the startup options, then SET.</summary>
+    private SqlIsolationLevel _sessionIsolation;
+    private SqlIsolationLevel _startupIsolation;
 
     // The main node's transaction timestamp, once a write in this transaction needed it.
     private readonly TransactionClock _clock = new();

@@ -153,11 +153,19 @@ public static partial class StatementClassifier
             if (r.Is(j + 1, "characteristics"))
             {
                 f.IsolationLevel = ReadIsolationLevel(r, j + 2);
+                f.SessionIsolation = f.IsolationLevel;
                 f.ChangesSessionState = true;
                 return;
             }
 
             j++;
+        }
+
+        if (r.Is(j, "default_transaction_isolation"))
+        {
+            // SET default_transaction_isolation {= | TO} 'repeatable read' | serializable | DEFAULT
+            var value = r.Is(j + 1, "to") || (r.IsKind(j + 1, SqlTokenKind.Operator) && r.Text(j + 1) is "=") ? j + 2 : j + 1;
+            f.SessionIsolation = value < r.Count ? SqlIsolationLevels.Parse(r.Sql[r.Tokens[value].Start..r.Tokens[^1].End]) : SqlIsolationLevel.Default;
         }
 
         if (r.Is(j, "transaction"))

@@ -114,6 +114,7 @@ public static partial class StatementClassifier
             BeginIsolationLevel = facts.IsolationLevel,
             TransactionReadOnly = facts.TransactionReadOnly,
             ImportedSnapshot = facts.ImportedSnapshot,
+            SessionIsolationLevel = facts.SessionIsolation,
             FunctionCalls = calls,
             Start = start,
             Length = length,
@@ -213,6 +214,11 @@ public static partial class StatementClassifier
                 f.Kind = StatementKind.Discard;
                 f.ChangesSessionState = true;
                 f.CannotRunInTransactionBlock = r.Is(i + 1, "all");
+                f.SessionIsolation = r.Is(i + 1, "all") ? SqlIsolationLevel.Default : null;
+                break;
+            case "reset":
+                AnalyzeSimple(word, ref f);
+                f.SessionIsolation = r.Is(i + 1, "all") || r.Is(i + 1, "default_transaction_isolation") ? SqlIsolationLevel.Default : null;
                 break;
             default:
                 AnalyzeSimple(word, ref f);
@@ -268,6 +274,7 @@ public static partial class StatementClassifier
         public SqlIsolationLevel IsolationLevel;
         public bool? TransactionReadOnly;
         public string? ImportedSnapshot;
+        public SqlIsolationLevel? SessionIsolation;
         public bool IsReadOnly;
         public bool CannotRunInTransactionBlock;
         public bool ChangesSessionState;

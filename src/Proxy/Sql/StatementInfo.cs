@@ -71,6 +71,13 @@ public sealed class StatementInfo
     public string? ImportedSnapshot { get; init; }
 
     /// <summary>
+    /// The session's default isolation level as this statement sets it (SET SESSION
+    /// CHARACTERISTICS, SET default_transaction_isolation; Default for RESET and DISCARD ALL); null
+    /// when the statement leaves it alone.
+    /// </summary>
+    public SqlIsolationLevel? SessionIsolationLevel { get; init; }
+
+    /// <summary>
     /// Each distinct function or procedure the statement calls (a name followed by <c>(</c> in call
     /// position), with its schema when written qualified, in order of first appearance. Grammar constructs
     /// (CAST, EXISTS, COALESCE, NULLIF, GREATEST, LEAST, ROW...), type modifiers (<c>::varbit(3)</c>), alias

@@ -207,3 +207,31 @@ public readonly record struct QualifiedName(string? Schema, string Name)
     /// <summary>schema.name, or name.</summary>
     public override string ToString() => Schema is null ? Name : $"{Schema}.{Name}";
 }
+
+/// <summary>Isolation levels written as values (default_transaction_isolation, libpq options).</summary>
+public static class SqlIsolationLevels
+{
+    /// <summary>The level a default_transaction_isolation value names ('repeatable read', serializable); Default when none or unknown.</summary>
+    public static SqlIsolationLevel Parse(ReadOnlySpan<char> value)
+    {
+        value = value.Trim().Trim('\'').Trim();
+        Span<char> lower = stackalloc char[Math.Min(value.Length, 32)];
+        if (value.Length > lower.Length)
+        {
+            return SqlIsolationLevel.Default;
+        }
+
+        value.ToLowerInvariant(lower);
+        return lower switch
+        {
+            "serializable" => SqlIsolationLevel.Serializable,
+            "repeatable read" or "repeatable_read" => SqlIsolationLevel.RepeatableRead,
+            "read committed" or "read_committed" => SqlIsolationLevel.ReadCommitted,
+            "read uncommitted" or "read_uncommitted" => SqlIsolationLevel.ReadUncommitted,
+            _ => SqlIsolationLevel.Default,
+        };
+    }
+
+    /// <summary>Whether every node must take a transaction's snapshot at the same statement.</summary>
+    public static bool NeedsAlignedSnapshots(this SqlIsolationLevel level) => level is SqlIsolationLevel.RepeatableRead or SqlIsolationLevel.Serializable;
+}

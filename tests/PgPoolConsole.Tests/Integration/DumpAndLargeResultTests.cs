@@ -54,34 +54,6 @@ public sealed class DumpAndLargeResultTests(ProxyFixture proxy) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CatalogReadsThatDifferPerNode_InARepeatableReadTransaction_AreNotAMismatch()
-    {
-        // Catalogs and statistics views are not the same on every node; only a write's row counts must agree.
-        await proxy.Nodes[1].ExecuteAsync("CREATE TABLE only_on_node1 (id int)", _database);
-
-        var read = await proxy.PsqlAsync(_database, "BEGIN ISOLATION LEVEL REPEATABLE READ",
-            "SELECT count(*) FROM pg_class WHERE relname = 'only_on_node1'", "SELECT relname FROM pg_class WHERE relname = 'only_on_node1'", "COMMIT");
-
-        read.EnsureSuccess();
-        Assert.Equal("0", read.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).First(line => line.All(char.IsDigit))); // the main node's answer
-    }
-
-    [Fact]
-    public async Task ReadOnlyRepeatableReadTransaction_ReadsFromOneNodeOnly()
-    {
-        var before = proxy.Host.Store.Current.Nodes.Sum(n => proxy.Host.Store.Statistics(n.Id).SelectCount);
-
-        var read = await proxy.PsqlAsync(_database, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-            "SELECT inet_server_port()", "SELECT inet_server_port()", "SELECT inet_server_port()", "COMMIT");
-
-        read.EnsureSuccess();
-        var ports = read.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => line.All(char.IsDigit)).ToList();
-        Assert.Equal(3, ports.Count);
-        Assert.Single(ports.Distinct());
-        Assert.Equal(before + 3, proxy.Host.Store.Current.Nodes.Sum(n => proxy.Host.Store.Statistics(n.Id).SelectCount));
-    }
-
-    [Fact]
     public async Task PgDumpThroughTheProxy_RestoresThroughTheProxy_IntoIdenticalNodes()
     {
         (await proxy.PsqlAsync(_database,

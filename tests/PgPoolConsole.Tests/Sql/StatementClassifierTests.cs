@@ -312,6 +312,24 @@ public sealed class StatementClassifierTests
     }
 
     [Theory]
+    [InlineData("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE", SqlIsolationLevel.Serializable)]
+    [InlineData("SET default_transaction_isolation = 'repeatable read'", SqlIsolationLevel.RepeatableRead)]
+    [InlineData("SET SESSION default_transaction_isolation TO serializable", SqlIsolationLevel.Serializable)]
+    [InlineData("set default_transaction_isolation to 'read committed'", SqlIsolationLevel.ReadCommitted)]
+    [InlineData("SET default_transaction_isolation = DEFAULT", SqlIsolationLevel.Default)]
+    [InlineData("RESET default_transaction_isolation", SqlIsolationLevel.Default)]
+    [InlineData("RESET ALL", SqlIsolationLevel.Default)]
+    [InlineData("DISCARD ALL", SqlIsolationLevel.Default)]
+    [InlineData("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", null)]
+    [InlineData("SET work_mem = '8MB'", null)]
+    [InlineData("RESET work_mem", null)]
+    [InlineData("RESET SESSION AUTHORIZATION", null)]
+    public void Classify_SessionDefaultIsolation(string sql, SqlIsolationLevel? level)
+    {
+        Assert.Equal(level, One(sql).SessionIsolationLevel);
+    }
+
+    [Theory]
     [InlineData("PREPARE p AS SELECT 1")]
     [InlineData("PREPARE p (int, text) AS INSERT INTO t VALUES ($1, $2)")]
     [InlineData("PREPARE transaction AS SELECT 1")]
