@@ -42,6 +42,12 @@ public sealed class PgPoolOptions
 
     public bool ReplicateSelect { get; init; }
 
+    /// <summary>write_function_list (black_function_list): comma-separated patterns of functions that write.</summary>
+    public string WriteFunctionList { get; init; } = "";
+
+    /// <summary>read_only_function_list (white_function_list): comma-separated patterns of volatile functions that only read.</summary>
+    public string ReadOnlyFunctionList { get; init; } = "";
+
     public bool InsertLock { get; init; } = true;
 
     public bool ReplicationStopOnMismatch { get; init; }

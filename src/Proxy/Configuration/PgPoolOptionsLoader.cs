@@ -237,6 +237,21 @@ public static class PgPoolOptionsLoader
 
     private static void ValidateAcrossKeys(LoadContext load, List<BackendOptions> backends)
     {
+        var functionLists = new[] { "write_function_list", "read_only_function_list" }
+            .Select(name => load.Global.GetValueOrDefault(name)).OfType<ConfigEntry>().Where(entry => entry.Value.Trim().Length > 0).ToList();
+        if (functionLists.Count == 2)
+        {
+            load.Errors.Add(ConfigMessage.At(functionLists[1], "read_only_function_list and write_function_list cannot both be set (as in pgpool-II): set one of them"));
+        }
+
+        foreach (var entry in functionLists)
+        {
+            if (FunctionPatterns.FindInvalid(entry.Value) is { } invalid)
+            {
+                load.Errors.Add(ConfigMessage.At(entry, $"\"{invalid.Pattern}\" is not a valid regular expression: {invalid.Reason}"));
+            }
+        }
+
         var recoveryEntry = new[] { "recovery_1st_stage_command", "recovery_2nd_stage_command" }
             .Select(name => load.Global.GetValueOrDefault(name))
             .FirstOrDefault(entry => entry is { Value.Length: > 0 });
@@ -313,6 +328,8 @@ public static class PgPoolOptionsLoader
         LoadBalanceMode = load.Bool("load_balance_mode"),
         StatementLevelLoadBalance = load.Bool("statement_level_load_balance"),
         ReplicateSelect = load.Bool("replicate_select"),
+        WriteFunctionList = load.Text("write_function_list"),
+        ReadOnlyFunctionList = load.Text("read_only_function_list"),
         InsertLock = load.Bool("insert_lock"),
         ReplicationStopOnMismatch = load.Bool("replication_stop_on_mismatch"),
         FailoverIfAffectedTuplesMismatch = load.Bool("failover_if_affected_tuples_mismatch"),

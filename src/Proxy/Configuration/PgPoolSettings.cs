@@ -62,6 +62,14 @@ public static class PgPoolSettings
         Flag("load_balance_mode", o => o.LoadBalanceMode, Restart, "Send read-only queries to one node chosen by backend_weight instead of all"),
         Flag("statement_level_load_balance", o => o.StatementLevelLoadBalance, Reload, "Choose the load-balance node per statement instead of per session"),
         Flag("replicate_select", o => o.ReplicateSelect, Reload, "Send SELECTs that are not load balanced to every node"),
+        new("write_function_list", SettingType.List, SettingScope.Global, "Functions that write (regular expressions matching whole names, comma separated): a SELECT calling one goes to every node, in addition to volatile functions")
+        {
+            ListSeparator = ',', OptionsValue = o => o.WriteFunctionList,
+        },
+        new("read_only_function_list", SettingType.List, SettingScope.Global, "Volatile functions that only read (regular expressions matching whole names, comma separated): a SELECT calling them is load balanced")
+        {
+            ListSeparator = ',', OptionsValue = o => o.ReadOnlyFunctionList,
+        },
         Flag("insert_lock", o => o.InsertLock, Reload, "Lock the table before an INSERT that uses a sequence, so every node assigns the same values"),
         Flag("replication_stop_on_mismatch", o => o.ReplicationStopOnMismatch, Reload, "Detach the minority nodes when their reply kind differs from the majority"),
         Flag("failover_if_affected_tuples_mismatch", o => o.FailoverIfAffectedTuplesMismatch, Reload, "Detach the minority nodes when their INSERT/UPDATE/DELETE row counts differ"),
@@ -159,6 +167,8 @@ public static class PgPoolSettings
     private static readonly Dictionary<string, string> Aliases = new(StringComparer.Ordinal)
     {
         ["fail_over_on_backend_error"] = "failover_on_backend_error",
+        ["black_function_list"] = "write_function_list", // pgpool-II 3.x
+        ["white_function_list"] = "read_only_function_list",
     };
 
     /// <summary>Settings that pgpool-II also accepts per node but we only globally.</summary>
@@ -182,8 +192,7 @@ public static class PgPoolSettings
         "auto_failback_interval", "failover_on_backend_shutdown", "disable_load_balance_on_write",
         "database_redirect_preference_list", "app_name_redirect_preference_list",
         "dml_adaptive_object_relationship_list", "primary_routing_query_pattern_list", "black_query_pattern_list",
-        "ignore_leading_white_space", "allow_sql_comments", "read_only_function_list", "write_function_list",
-        "white_function_list", "black_function_list", "lobj_lock_table", "check_temp_table", "check_unlogged_table",
+        "ignore_leading_white_space", "allow_sql_comments", "lobj_lock_table", "check_temp_table", "check_unlogged_table",
         "relcache_expire", "relcache_size", "relcache_query_target", "enable_shared_relcache",
         // system db of 2.x/3.x
         "enable_query_cache", "pgpool2_hostname", "system_db_hostname", "system_db_port", "system_db_dbname",

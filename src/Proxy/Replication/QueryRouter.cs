@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Sql;
 
 namespace PgPoolConsole.Proxy.Replication;
@@ -23,10 +24,10 @@ public sealed class QueryRouter
 
     private readonly IWriteFunctionDetector _writeFunctions;
 
-    public QueryRouter(CatalogCache catalog)
+    public QueryRouter(CatalogCache catalog, OptionsHolder? options = null)
     {
         Catalog = catalog;
-        _writeFunctions = new CatalogWriteFunctions();
+        _writeFunctions = new CatalogWriteFunctions(options is null ? null : () => options.Current);
     }
 
     /// <summary>Per-database catalog facts (function volatility, column defaults).</summary>

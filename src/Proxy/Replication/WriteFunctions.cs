@@ -1,3 +1,4 @@
+using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Sql;
 
 namespace PgPoolConsole.Proxy.Replication;
@@ -9,12 +10,16 @@ public interface IWriteFunctionDetector
 }
 
 /// <summary>
-/// A function may write when it is a known writing built-in or a volatile user-defined function
-/// (as the database's catalog says; pgpool-II 4.x decides the same way).
+/// A function may write when it is a known writing built-in, is named by write_function_list, or
+/// is a volatile user-defined function (as the database's catalog says; pgpool-II 4.x decides the
+/// same way) that read_only_function_list does not name. Unlike pgpool-II, write_function_list
+/// only adds functions: an unlisted volatile function still counts as writing, since a write that
+/// reached one node only would be missing from the others.
 /// </summary>
-public sealed class CatalogWriteFunctions : IWriteFunctionDetector
+public sealed class CatalogWriteFunctions(Func<PgPoolOptions>? options = null) : IWriteFunctionDetector
 {
     private readonly KnownWriteFunctions _builtIn = new();
+    private CompiledLists _lists = new("", "", FunctionPatterns.Empty, FunctionPatterns.Empty);
 
     public bool AnyMayWrite(CatalogCache.DatabaseCatalog catalog, IReadOnlyList<QualifiedName> functions)
     {
@@ -23,9 +28,15 @@ public sealed class CatalogWriteFunctions : IWriteFunctionDetector
             return true;
         }
 
+        var (writers, readers) = Lists();
         foreach (var function in functions)
         {
-            if (function.Schema is not "pg_catalog" && catalog.IsVolatileUserFunction(function) != false)
+            if (writers.Matches(function))
+            {
+                return true;
+            }
+
+            if (function.Schema is not "pg_catalog" && catalog.IsVolatileUserFunction(function) != false && !readers.Matches(function))
             {
                 // volatile, or not known yet (the session loads the catalog before asking): to be safe, a write
                 return true;
@@ -34,6 +45,23 @@ public sealed class CatalogWriteFunctions : IWriteFunctionDetector
 
         return false;
     }
+
+    /// <summary>The configured lists, compiled once per change of their text (a reload).</summary>
+    private (FunctionPatterns Writers, FunctionPatterns Readers) Lists()
+    {
+        var current = options?.Invoke();
+        var (write, readOnly) = (current?.WriteFunctionList ?? "", current?.ReadOnlyFunctionList ?? "");
+        var lists = Volatile.Read(ref _lists);
+        if (!ReferenceEquals(lists.Write, write) || !ReferenceEquals(lists.ReadOnly, readOnly))
+        {
+            lists = new CompiledLists(write, readOnly, FunctionPatterns.Parse(write), FunctionPatterns.Parse(readOnly));
+            Volatile.Write(ref _lists, lists); // a racing session may compile the same lists once more
+        }
+
+        return (lists.Writers, lists.Readers);
+    }
+
+    private sealed record CompiledLists(string Write, string ReadOnly, FunctionPatterns Writers, FunctionPatterns Readers);
 }
 
 /// <summary>

@@ -150,6 +150,14 @@ public sealed partial class ClientSession
             return QueryRoute.Broadcast;
         }
 
+        // replicate_select: a read that load balancing does not place (it is off, or the
+        // transaction has written) goes to every node instead of the main node alone.
+        var options = _context.Options.Current;
+        if (options.ReplicateSelect && (!options.LoadBalanceMode || (_transactionStatus != 'I' && _transactionWrote && !_transactionReadOnly)))
+        {
+            return QueryRoute.Broadcast;
+        }
+
         return QueryRoute.Read;
     }
 

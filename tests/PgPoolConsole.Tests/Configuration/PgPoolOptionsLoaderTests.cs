@@ -366,6 +366,36 @@ public class PgPoolOptionsLoaderTests
         Assert.Empty(result.Warnings);
     }
 
+    [Theory]
+    [InlineData("write_function_list = 'nextval,setval,audit_.*'", "nextval,setval,audit_.*", "")]
+    [InlineData("black_function_list = 'currval,lastval,nextval,setval'", "currval,lastval,nextval,setval", "")] // pgpool-II 3.x
+    [InlineData("read_only_function_list = 'get_.*'", "", "get_.*")]
+    [InlineData("white_function_list = 'report_.*'", "", "report_.*")]
+    public void Load_FunctionLists_AndTheirOldNames(string line, string write, string readOnly)
+    {
+        var result = Load(OneNode + line + "\n");
+
+        Assert.Equal((write, readOnly), (result.Options.WriteFunctionList, result.Options.ReadOnlyFunctionList));
+        Assert.Empty(result.Warnings);
+    }
+
+    [Fact]
+    public void Load_BothFunctionLists_IsAnError_AsInPgpool()
+    {
+        var error = LoadError(OneNode + "write_function_list = 'nextval'\nread_only_function_list = 'get_.*'\n");
+
+        Assert.Contains("read_only_function_list and write_function_list cannot both be set", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_FunctionListWithAnInvalidRegularExpression_NamesIt()
+    {
+        var error = LoadError(OneNode + "write_function_list = 'nextval,audit_(.*'\n");
+
+        Assert.Contains("\"audit_(.*\" is not a valid regular expression", error, StringComparison.Ordinal);
+        Assert.Contains("pgpool.conf", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Load_MisspelledKey_WarnsWithLineAndSuggestion()
     {
@@ -560,7 +590,8 @@ public class PgPoolOptionsLoaderTests
     public void Load_EveryGlobalSettingSetToAnotherValue_EndsUpInTheOptions()
     {
         var values = PgPoolSettings.All
-            .Where(d => d.Scope != SettingScope.PerNode && d.Name is not ("backend_clustering_mode" or "replication_mode"))
+            // read_only_function_list excludes write_function_list (Load_FunctionLists_AndTheirOldNames covers it)
+            .Where(d => d.Scope != SettingScope.PerNode && d.Name is not ("backend_clustering_mode" or "replication_mode" or "read_only_function_list"))
             .ToDictionary(d => d.Name, NonDefaultValue);
         var conf = string.Concat(values.Select(v => $"{v.Key} = '{v.Value}'\n")) + "backend_hostname0 = 'db0'\nbackend_data_directory0 = '/data'\n";
 
