@@ -12,10 +12,15 @@ public static class ClusterReports
     public static string FormatTime(DateTimeOffset? time) =>
         time is null || time.Value == default ? "" : time.Value.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
-    /// <summary>Whether PostgreSQL itself answers, as the last health check found (pg_status).</summary>
+    /// <summary>Whether PostgreSQL itself answers, as the last health check (or, for a detached node, its last probe) found (pg_status).</summary>
     public static string PgStatus(ClusterStateStore store, NodeState node)
     {
         var health = store.Statistics(node.Id).Health;
+        if (!node.IsUsable && health.AnswersWhileDetached is { } answers && health.LastSkipHealthCheck > node.LastStatusChange)
+        {
+            return answers ? "up" : "down";
+        }
+
         if (health.LastHealthCheck is null)
         {
             return node.IsUsable ? "up" : "unknown";

@@ -98,6 +98,12 @@ public sealed record HealthCheckStatistics
     public DateTimeOffset? LastFailedHealthCheck { get; init; }
     public double LastDurationMs { get; init; }
 
+    /// <summary>
+    /// Whether PostgreSQL answered the probe of the last skipped round (a detached node is not
+    /// health checked, but pg_status shows whether the server itself is up); null before one.
+    /// </summary>
+    public bool? AnswersWhileDetached { get; init; }
+
     public double AverageDurationMs => TotalCount > 0 ? TotalDurationMs / TotalCount : 0;
 
     public double AverageRetryCount => TotalCount > 0 ? (double)RetryCount / TotalCount : 0;

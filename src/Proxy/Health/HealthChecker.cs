@@ -97,13 +97,16 @@ public sealed partial class HealthChecker : IAsyncDisposable
         }
 
         var stats = _store.Statistics(nodeId);
+        var settings = SettingsFor(nodeId);
         if (!node.IsUsable)
         {
-            stats.UpdateHealth(h => h with { TotalCount = h.TotalCount + 1, SkipCount = h.SkipCount + 1, LastSkipHealthCheck = _timeProvider.GetUtcNow(), LastHealthCheck = _timeProvider.GetUtcNow() });
+            // Skipped as in pgpool-II; one connection attempt still tells pg_status whether the server is up.
+            var answers = (await NodeProbe.ProbeAsync(node, settings, cancellationToken)).Answers;
+            var skipped = _timeProvider.GetUtcNow();
+            stats.UpdateHealth(h => h with { TotalCount = h.TotalCount + 1, SkipCount = h.SkipCount + 1, LastSkipHealthCheck = skipped, LastHealthCheck = skipped, AnswersWhileDetached = answers });
             return false;
         }
 
-        var settings = SettingsFor(nodeId);
         var started = Stopwatch.GetTimestamp();
         string? failure = null;
         var retries = 0;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Tests.Infrastructure;
@@ -51,6 +52,29 @@ public sealed class FailoverTests(FailoverFixture proxy, ITestOutputHelper outpu
         Assert.Equal(result.TransactionsProcessed, long.Parse(history.Single(), CultureInfo.InvariantCulture));
         Assert.Equal(1 - killed, proxy.Host.Store.Current.MainNodeId);
         Assert.Contains($"d={killed} ", await File.ReadAllTextAsync(proxy.FailoverLog));
+    }
+
+    [Fact]
+    public async Task DetachedNode_PgStatusFollowsTheServer_DownWhileStopped_UpOnceItRunsAgain()
+    {
+        // Detached while healthy (pcp_detach_node), then stopped: no health check ever failed on it.
+        var administration = proxy.Host.Services.GetRequiredService<IClusterAdministration>();
+        Assert.True((await administration.DetachAsync(1, graceful: false, default)).Succeeded);
+        await Eventually.TrueAsync(async () => await PgStatusOfNode1Async() == "up", TimeSpan.FromSeconds(15), "SHOW POOL_NODES: pg_status of the detached, running node is up");
+        await proxy.Nodes[1].KillAsync();
+        await Eventually.TrueAsync(async () => await PgStatusOfNode1Async() == "down", TimeSpan.FromSeconds(15), "SHOW POOL_NODES: pg_status of the stopped node is down");
+
+        await proxy.Nodes[1].StartAsync();
+
+        await Eventually.TrueAsync(async () => await PgStatusOfNode1Async() == "up", TimeSpan.FromSeconds(15), "SHOW POOL_NODES: pg_status of the running, detached node is up");
+        Assert.Equal(NodeStatus.Down, proxy.Host.Store.Current.Find(1)!.Status); // answering does not attach it
+
+        async Task<string> PgStatusOfNode1Async()
+        {
+            var show = await proxy.PsqlAsync("postgres", "SHOW POOL_NODES");
+            show.EnsureSuccess();
+            return show.StandardOutput.Split('\n').Single(line => line.StartsWith("1|", StringComparison.Ordinal)).Split('|')[4];
+        }
     }
 
     [Fact]

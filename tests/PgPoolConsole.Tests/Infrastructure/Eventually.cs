@@ -16,4 +16,19 @@ public static class Eventually
             await Task.Delay(25);
         }
     }
+
+    /// <summary>The same for a condition that must be checked asynchronously (a query), every 200 ms.</summary>
+    public static async Task TrueAsync(Func<Task<bool>> condition, TimeSpan timeout, string because)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"not true within {timeout.TotalSeconds:0.#} s: {because}");
+            }
+
+            await Task.Delay(200);
+        }
+    }
 }
