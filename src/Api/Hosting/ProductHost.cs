@@ -137,7 +137,10 @@ public sealed partial class ProductHost : IAsyncDisposable
 
         builder.WebHost.UseSockets(sockets =>
         {
-            sockets.MaxReadBufferSize = null;
+            // Kestrel's default 1 MB input limit stays: a client that sends faster than the nodes
+            // take it (COPY FROM STDIN) waits instead of filling the proxy's memory. Larger
+            // messages still pass: a pipe pauses on unexamined bytes, and PgMessageReader has
+            // examined all it holds when it waits for the rest of a message.
             sockets.UnsafePreferInlineScheduling = true; // see InlineSocketIo
         });
         builder.WebHost.UseStaticWebAssets(); // assets of WebUi and the framework in a build (a publish copies them to wwwroot)

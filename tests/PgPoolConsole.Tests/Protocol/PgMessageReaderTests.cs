@@ -37,6 +37,52 @@ public sealed class PgMessageReaderTests
     }
 
     [Fact]
+    public async Task Read_MessageLargerThanThePipesPauseThreshold_ArrivesWhole_AndTheWriterIsNeverStuck()
+    {
+        // Kestrel pauses a connection's socket once 1 MB waits unexamined; here the pipe pauses at
+        // 64 kB. A 3 MB message must still arrive, and the one after it too.
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
+        var reader = new PgMessageReader(pipe.Reader, 16 << 20, "client");
+        var text = string.Concat(Enumerable.Range(0, 300_000).Select(i => (char)('a' + (i % 26)))) + new string('z', 2_700_000);
+        var large = Query(text);
+        var writing = Task.Run(async () =>
+        {
+            for (var offset = 0; offset < large.Length; offset += 8192)
+            {
+                await pipe.Writer.WriteAsync(large.AsMemory(offset, Math.Min(8192, large.Length - offset)));
+            }
+
+            await pipe.Writer.WriteAsync(Query("SELECT 'after'"));
+        });
+
+        var message = await reader.ReadAsync(CancellationToken.None).AsTask().WaitAsync(Timeout);
+        Assert.Equal('Q', message.TypeChar);
+        Assert.Equal(large.Length, message.Raw.Length);
+        Assert.Equal(text, PgPayload.SingleCString(message));
+        var after = await reader.ReadAsync(CancellationToken.None).AsTask().WaitAsync(Timeout);
+        Assert.Equal("SELECT 'after'", PgPayload.SingleCString(after));
+        await writing.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task Read_PeerClosesInTheMiddleOfALargeMessage_SaysSo()
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
+        var reader = new PgMessageReader(pipe.Reader, 16 << 20, "client");
+        var large = Query(new string('x', 1_000_000));
+        var writing = Task.Run(async () =>
+        {
+            await pipe.Writer.WriteAsync(large.AsMemory(0, 500_000));
+            await pipe.Writer.CompleteAsync();
+        });
+
+        var error = await Assert.ThrowsAsync<PgConnectionClosedException>(() => reader.ReadAsync(CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.True(error.MidMessage);
+        Assert.Equal("client closed the connection in the middle of a message", error.Message);
+        await writing.WaitAsync(Timeout);
+    }
+
+    [Fact]
     public async Task Read_SeveralMessagesInOneWrite_ReturnsEachInOrderWithoutWaiting()
     {
         var pipe = new Pipe();
