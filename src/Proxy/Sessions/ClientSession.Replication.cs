@@ -184,7 +184,7 @@ public sealed partial class ClientSession
     {
         if (answer.Overflowed || (streamed is not null && streamed != answer))
         {
-            throw new SessionTerminatedException("08006", $"terminating connection: the result of this statement (over {NodeResult.CaptureLimit / 1024} kB) differed between the nodes and node {answer.NodeId}'s could not be sent whole; its transaction was rolled back");
+            throw new SessionTerminatedException("08006", $"terminating connection: the result of this statement (over {NodeResult.CaptureLimit / 1024} kB) had to come from node {answer.NodeId} instead of the main node and could not be sent whole; its transaction was rolled back");
         }
     }
 

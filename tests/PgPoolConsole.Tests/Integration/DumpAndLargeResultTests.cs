@@ -54,6 +54,41 @@ public sealed class DumpAndLargeResultTests(ProxyFixture proxy) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ExtendedBatchOfLargeReturningWrites_EveryRowOfEveryStatementArrives()
+    {
+        (await proxy.PsqlAsync(_database, "CREATE TABLE wide (id int PRIMARY KEY, pad text)")).EnsureSuccess();
+        await using var connection = await proxy.OpenAsync(_database);
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                new("INSERT INTO wide SELECT g, repeat('a', 120) FROM generate_series(1, 10000) g RETURNING id, pad"),
+                new("INSERT INTO wide SELECT g, repeat('b', 120) FROM generate_series(10001, 20000) g RETURNING id, pad"),
+                new("SELECT count(*) FROM wide"),
+            },
+        };
+
+        await using var reader = await batch.ExecuteReaderAsync();
+        foreach (var letter in new[] { 'a', 'b' })
+        {
+            var rows = 0;
+            while (await reader.ReadAsync())
+            {
+                Assert.Equal(new string(letter, 120), reader.GetString(1));
+                rows++;
+            }
+
+            Assert.Equal(10000, rows);
+            Assert.True(await reader.NextResultAsync());
+        }
+
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(20000L, reader.GetInt64(0));
+        await reader.DisposeAsync();
+        await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, _database, "wide", "id");
+    }
+
+    [Fact]
     public async Task PgDumpThroughTheProxy_RestoresThroughTheProxy_IntoIdenticalNodes()
     {
         (await proxy.PsqlAsync(_database,
