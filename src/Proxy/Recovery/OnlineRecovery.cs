@@ -53,14 +53,7 @@ public sealed partial class OnlineRecovery(
     {
         if (store.Recovery.Find(jobId) is { Outcome: RecoveryOutcome.Running } queued)
         {
-            var now = store.TimeProvider.GetUtcNow();
-            store.Recovery.Publish(queued with
-            {
-                Outcome = RecoveryOutcome.Failed,
-                FinishedAt = now,
-                Error = error,
-                Stages = [.. queued.Stages.Select(s => s with { Outcome = RecoveryStageOutcome.Skipped })],
-            });
+            new ProgressTracker(store, queued).Finish(RecoveryOutcome.Failed, error); // every stage is still pending: all skipped
             LogRecoveryFailed(logger, queued.NodeId, "queueing", error);
         }
     }
