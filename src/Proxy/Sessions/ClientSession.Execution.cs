@@ -84,7 +84,6 @@ public sealed partial class ClientSession
             Body = _request.WrittenMemory,
             Sql = sql,
             Order = OrderOf(route),
-            CompareRowCounts = route != QueryRoute.Broadcast,
             WrapInTransaction = wrap,
             MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
             StartsTransaction = _transactionStatus == 'I' && plan.BeginsTransaction,

@@ -388,7 +388,6 @@ public sealed partial class ClientSession
                 Body = body.WrittenMemory,
                 Sql = sql,
                 Order = OrderOf(route),
-                CompareRowCounts = route != QueryRoute.Broadcast,
                 ReadyCount = sync ? 1 : 0,
                 TerminalCount = terminalCount,
                 WrapInTransaction = wrap,

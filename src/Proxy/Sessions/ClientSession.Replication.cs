@@ -48,11 +48,12 @@ internal sealed class ReplicatedRequest
     public int[] ParameterDescriptionTrims { get; init; } = [];
 
     /// <summary>
-    /// Whether the row counts in command tags must agree (writes). Reads that go to every node
-    /// (for the snapshot of a REPEATABLE READ transaction, with a named prepared statement, mixed
-    /// with SET) only need the same kind of answer: catalogs and statistics views differ per node.
+    /// Whether the row counts in command tags must agree: for writes and transaction ends. What
+    /// runs on every node at once (reads for the snapshot of a REPEATABLE READ transaction, with a
+    /// named prepared statement, mixed with SET) only needs the same kind of answer: catalogs and
+    /// statistics views differ per node.
     /// </summary>
-    public bool CompareRowCounts { get; init; } = true;
+    public bool CompareRowCounts => Order != ReplicationOrder.Parallel;
 
     /// <summary>The client's request opens a transaction block (BEGIN, START TRANSACTION) and ends with ReadyForQuery.</summary>
     public bool StartsTransaction { get; init; }
