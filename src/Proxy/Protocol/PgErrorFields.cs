@@ -69,11 +69,8 @@ public static class ErrorPositions
     /// </summary>
     public static void Shift(ReadOnlySpan<byte> messages, int offset, IBufferWriter<byte> output)
     {
-        while (messages.Length >= 5)
+        foreach (var message in new MessageRun(messages))
         {
-            var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(messages[1..]);
-            var message = messages[..(1 + length)];
-            messages = messages[(1 + length)..];
             if (message[0] is not ((byte)'E' or (byte)'N') || message[5..].IndexOf((byte)'P') < 0)
             {
                 output.Write(message);

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text;
 using PgPoolConsole.Proxy.Protocol;
 using PgPoolConsole.Proxy.Replication;
@@ -48,17 +47,11 @@ public sealed partial class ClientSession
     /// <summary>The first column of the first DataRow among captured backend messages, or null.</summary>
     private static string? FirstValue(ReadOnlySpan<byte> messages)
     {
-        while (messages.Length >= 5)
+        foreach (var message in new MessageRun(messages))
         {
-            var length = BinaryPrimitives.ReadInt32BigEndian(messages[1..]);
-            if (length < 4 || length + 1 > messages.Length)
+            if (message[0] == (byte)'D')
             {
-                return null;
-            }
-
-            if (messages[0] == (byte)'D')
-            {
-                var payload = new PgPayload(messages.Slice(5, length - 4), 'D');
+                var payload = new PgPayload(message[5..], 'D');
                 if (payload.ReadInt16() < 1)
                 {
                     return null;
@@ -67,8 +60,6 @@ public sealed partial class ClientSession
                 var size = payload.ReadInt32();
                 return size < 0 ? null : Encoding.UTF8.GetString(payload.ReadBytes(size));
             }
-
-            messages = messages[(length + 1)..];
         }
 
         return null;
