@@ -38,6 +38,9 @@ public sealed partial class ClientSession
         }
     }
 
+    /// <summary>This session's connection to a node, or null when it has none.</summary>
+    private BackendConnection? BackendOf(int nodeId) => (uint)nodeId < (uint)_backends.Length ? _backends[nodeId] : null;
+
     private int LiveBackendCount
     {
         get
@@ -91,7 +94,7 @@ public sealed partial class ClientSession
             }
         }
 
-        if (_loadBalanceNodeId < 0 || _loadBalanceNodeId >= _backends.Length || _backends[_loadBalanceNodeId] is null)
+        if (BackendOf(_loadBalanceNodeId) is null)
         {
             ChooseLoadBalanceNode();
         }

@@ -167,12 +167,12 @@ public sealed partial class ClientSession
     /// </summary>
     private BackendConnection ReadTarget()
     {
-        if (_transactionReadNodeId >= 0 && _transactionReadNodeId < _backends.Length && _backends[_transactionReadNodeId] is { } imported)
+        if (BackendOf(_transactionReadNodeId) is { } imported)
         {
             return imported;
         }
 
-        if ((_transactionStatus == 'I' || !_transactionWrote || _transactionReadOnly) && _loadBalanceNodeId >= 0 && _loadBalanceNodeId < _backends.Length && _backends[_loadBalanceNodeId] is { } balanced)
+        if ((_transactionStatus == 'I' || !_transactionWrote || _transactionReadOnly) && BackendOf(_loadBalanceNodeId) is { } balanced)
         {
             return balanced;
         }

@@ -433,9 +433,7 @@ public sealed partial class ClientSession
     {
         while (true)
         {
-            var backend = _batch.ReadNodeId >= 0 && _batch.ReadNodeId < _backends.Length && _backends[_batch.ReadNodeId] is { } fixedNode
-                ? fixedNode
-                : PortalNode() ?? ReadTarget();
+            var backend = BackendOf(_batch.ReadNodeId) ?? PortalNode() ?? ReadTarget();
             _batch.ReadNodeId = backend.NodeId;
             var result = ResultFor(backend);
             result.ParameterDescriptionTrims = trims.Length > 0 ? new Queue<int>(trims) : null;

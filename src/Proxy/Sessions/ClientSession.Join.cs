@@ -29,7 +29,7 @@ public sealed partial class ClientSession
     /// </summary>
     internal async Task JoinNodeAsync(NodeState node, CancellationToken cancellationToken)
     {
-        if (node.Id < _backends.Length && _backends[node.Id] is not null)
+        if (BackendOf(node.Id) is not null)
         {
             // A connection kept from before the node was detached (the session was idle since):
             // it is dead or stale, never reusable.

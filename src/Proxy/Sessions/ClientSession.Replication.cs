@@ -373,7 +373,7 @@ public sealed partial class ClientSession
 
             foreach (var theirs in other.Backends.Where(b => b.NodeId != nodeId))
             {
-                var ours = theirs.NodeId < _backends.Length ? _backends[theirs.NodeId] : null;
+                var ours = BackendOf(theirs.NodeId);
                 if (ours is null)
                 {
                     continue;

@@ -21,7 +21,7 @@ public sealed partial class ClientSession
     private bool RouteSnapshotImport(QueryPlan plan)
     {
         if (plan.Statements is not [{ ImportedSnapshot: { } snapshot }] || _transactionStatus != 'T' || !_transactionReadOnly
-            || _context.Snapshots.NodeOf(snapshot) is not { } exporter || exporter >= _backends.Length || _backends[exporter] is null)
+            || _context.Snapshots.NodeOf(snapshot) is not { } exporter || BackendOf(exporter) is null)
         {
             return false;
         }
