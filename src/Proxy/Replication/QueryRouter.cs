@@ -12,6 +12,11 @@ namespace PgPoolConsole.Proxy.Replication;
 public sealed class QueryRouter
 {
     private const int CacheLimit = 20000;
+
+    // Longer texts (bulk INSERTs with inlined data, a 50 MB literal) are not kept: the cache would
+    // hold them until 20000 other statements came by, and classifying them again costs little
+    // next to sending them to every node.
+    private const int CacheableLength = 16 * 1024;
     private readonly ConcurrentDictionary<string, QueryPlan> _cache = new(StringComparer.Ordinal);
 
     // A text is cached the second time it is seen. Simple-protocol texts with literals inlined
@@ -38,7 +43,7 @@ public sealed class QueryRouter
 
     public QueryPlan Plan(string sql)
     {
-        if (_cache.TryGetValue(sql, out var cached))
+        if (sql.Length <= CacheableLength && _cache.TryGetValue(sql, out var cached))
         {
             return cached;
         }
@@ -53,6 +58,12 @@ public sealed class QueryRouter
                 plan = plan.WithTimeFunctions(uses);
             }
         }
+
+        if (sql.Length > CacheableLength)
+        {
+            return plan;
+        }
+
         var hash = sql.GetHashCode(StringComparison.Ordinal);
         ref var recent = ref _recentMisses[hash & (_recentMisses.Length - 1)];
         if (recent != hash)

@@ -10,7 +10,7 @@ namespace PgPoolConsole.Proxy.Sessions;
 
 public sealed partial class ClientSession
 {
-    private readonly ArrayBufferWriter<byte> _request = new(1024);
+    private ArrayBufferWriter<byte> _request = new(1024);
 
     /// <summary>A simple-protocol Query: classify, route, run, relay.</summary>
     private async Task HandleSimpleQueryAsync(PgMessage message, CancellationToken cancellationToken)
@@ -54,7 +54,7 @@ public sealed partial class ClientSession
                 return true;
         }
 
-        _request.ResetWrittenCount();
+        _request = MessageBuffer.Reuse(_request, 1024);
         PgWriter.Query(_request, sql);
         await EnsureFunctionCatalogAsync(plan, cancellationToken);
         var route = EffectiveRoute(plan);
@@ -74,7 +74,7 @@ public sealed partial class ClientSession
         {
             // Every node gets the same values: the main node's time, one generated random value.
             sql = template.RenderLiterals(values);
-            _request.ResetWrittenCount();
+            _request = MessageBuffer.Reuse(_request, 1024);
             PgWriter.Query(_request, sql);
         }
 
@@ -350,7 +350,7 @@ public sealed partial class ClientSession
     /// <summary>A legacy FunctionCall ('F', used by large objects): a write on every node.</summary>
     private async Task HandleFunctionCallAsync(PgMessage message, CancellationToken cancellationToken)
     {
-        _request.ResetWrittenCount();
+        _request = MessageBuffer.Reuse(_request, 1024);
         foreach (var segment in message.Raw)
         {
             _request.Write(segment.Span);

@@ -42,7 +42,7 @@ internal readonly record struct BatchMessage(char Type, int Offset, int Length, 
 /// <summary>The extended-query messages received since the last Sync.</summary>
 internal sealed class ExtendedBatch
 {
-    public ArrayBufferWriter<byte> Bytes { get; } = new(1024);
+    public ArrayBufferWriter<byte> Bytes { get; private set; } = new(1024);
 
     public List<BatchMessage> Messages { get; } = [];
 
@@ -91,12 +91,7 @@ internal sealed class ExtendedBatch
         Skipping = 0;
         PendingError = null;
         ImplicitBlock = false;
-        if (Bytes.Capacity > 1024 * 1024)
-        {
-            Bytes.Clear();
-        }
-
-        Bytes.ResetWrittenCount();
+        Bytes = MessageBuffer.Reuse(Bytes, 1024);
         Messages.Clear();
         Dispatched = 0;
         Route = null;

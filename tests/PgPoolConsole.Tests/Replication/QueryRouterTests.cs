@@ -21,6 +21,19 @@ public sealed class QueryRouterTests
     }
 
     [Fact]
+    public void ALongText_IsNeverKept()
+    {
+        // A bulk INSERT with a large literal, sent again: the cache must not hold it alive.
+        var router = new QueryRouter(new CatalogCache());
+        var sql = "INSERT INTO big VALUES ('" + new string('x', 1024 * 1024) + "')";
+
+        var plans = Enumerable.Range(0, 3).Select(_ => router.Plan(sql)).ToList();
+
+        Assert.All(plans, plan => Assert.Equal(QueryRoute.Write, plan.Route));
+        Assert.NotSame(plans[1], plans[2]);
+    }
+
+    [Fact]
     public void TextsSeenOnce_AreAllPlannedCorrectly()
     {
         var router = new QueryRouter(new CatalogCache());
