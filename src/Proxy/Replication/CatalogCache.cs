@@ -25,9 +25,9 @@ public enum ColumnDefault
 /// <param name="Name">The column name, quoted as needed.</param>
 /// <param name="Type">format_type of the column.</param>
 /// <param name="Default">What its default does.</param>
-/// <param name="TimeCast">For a time default: the type the default's expression yields (timestamptz, date ...).</param>
+/// <param name="DefaultExpression">For a time or random default: its expression (pg_get_expr), which the proxy evaluates with the main node's clock and values generated once.</param>
 /// <param name="RandomKind">For a random default: uuid or float8.</param>
-public sealed record ColumnInfo(string Name, string Type, ColumnDefault Default, string? TimeCast, string? RandomKind);
+public sealed record ColumnInfo(string Name, string Type, ColumnDefault Default, string? DefaultExpression, string? RandomKind);
 
 /// <summary>A table as the catalog of the main node describes it.</summary>
 public sealed record TableInfo(long Oid, string Name, IReadOnlyList<ColumnInfo> Columns)
@@ -160,12 +160,12 @@ public sealed class CatalogCache
 
             if (NondeterministicFunctions.RandomKindOf(lower) is { } randomKind)
             {
-                return new ColumnInfo(name, type, ColumnDefault.Random, null, randomKind);
+                return new ColumnInfo(name, type, ColumnDefault.Random, defaultExpression, randomKind);
             }
 
             if (TimeFunctions.Find(defaultExpression).Count > 0)
             {
-                return new ColumnInfo(name, type, ColumnDefault.Time, type, null);
+                return new ColumnInfo(name, type, ColumnDefault.Time, defaultExpression, null);
             }
 
             return new ColumnInfo(name, type, ColumnDefault.Deterministic, null, null);

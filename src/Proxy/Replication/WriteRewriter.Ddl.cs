@@ -81,7 +81,7 @@ public static partial class WriteRewriter
     private static string? RewriteAlterTable(string sql, List<SqlToken> tokens, QueryPlan plan, bool allow, List<Edit> edits, List<SlotKind> slots)
     {
         var appended = new List<string>();
-        int? transactionSlot = null, statementSlot = null;
+        var clocks = default(ClockSlots);
         foreach (var (first, last) in AlterTableActions(sql, tokens))
         {
             if (EvaluatedExpression(sql, tokens, first, last) is not var (start, end, column))
@@ -108,10 +108,7 @@ public static partial class WriteRewriter
             {
                 if (use.Start >= start && use.Start < end)
                 {
-                    var slot = use.Source == TimeSource.Transaction
-                        ? transactionSlot ??= NewSlot(slots, SlotKind.TransactionTime)
-                        : statementSlot ??= NewSlot(slots, SlotKind.StatementTime);
-                    edits.Add(new Edit(use.Start, use.Length, TimeParts(use.Cast, slot)));
+                    edits.Add(new Edit(use.Start, use.Length, TimeParts(use.Cast, clocks.For(use.Source, slots))));
                     clocked = true;
                 }
             }

@@ -166,25 +166,13 @@ public static partial class WriteRewriter
         var valuesTuples = statement.Kind == StatementKind.Insert ? FindValuesTuples(sql, tokens) : [];
 
         // 1. Time functions anywhere in the statement: the main node's clock.
-        int? transactionSlot = null, statementSlot = null;
+        var clocks = default(ClockSlots);
         foreach (var use in plan.TimeFunctions)
         {
-            if (use.Start < statement.Start || use.Start >= statement.Start + statement.Length)
+            if (use.Start >= statement.Start && use.Start < statement.Start + statement.Length)
             {
-                continue;
+                edits.Add(new Edit(use.Start, use.Length, TimeParts(use.Cast, clocks.For(use.Source, slots))));
             }
-
-            int slot;
-            if (use.Source == TimeSource.Transaction)
-            {
-                slot = transactionSlot ??= NewSlot(slots, SlotKind.TransactionTime);
-            }
-            else
-            {
-                slot = statementSlot ??= NewSlot(slots, SlotKind.StatementTime);
-            }
-
-            edits.Add(new Edit(use.Start, use.Length, TimeParts(use.Cast, slot)));
         }
 
         // 2. Calls to functions whose value differs per node.
@@ -258,8 +246,8 @@ public static partial class WriteRewriter
             if (table.Columns.Any(c => c.Default is ColumnDefault.Time or ColumnDefault.Random))
             {
                 var refusal = statement.Kind == StatementKind.Insert
-                    ? RewriteInsertDefaults(sql, tokens, table, valuesTuples, allow, edits, slots, ref transactionSlot)
-                    : RewriteUpdateDefaults(sql, tokens, table, allow, edits, slots, ref transactionSlot);
+                    ? RewriteInsertDefaults(sql, tokens, table, valuesTuples, allow, edits, slots, ref clocks)
+                    : RewriteUpdateDefaults(sql, tokens, table, allow, edits, slots, ref clocks);
                 if (refusal is not null)
                 {
                     return refusal;
@@ -286,13 +274,64 @@ public static partial class WriteRewriter
         _ => [("(", -1), ("", slot), ($"::timestamptz)::{cast}", -1)],
     };
 
-    private static List<(string, int)> DefaultParts(ColumnInfo column, int slot) => column.Default == ColumnDefault.Time
-        ? [("(", -1), ("", slot), ($"::timestamptz)::{column.Type}", -1)]
-        : [("(", -1), ("", slot), ($"::{column.RandomKind})::{column.Type}", -1)];
+    /// <summary>
+    /// A time or random column default as the statement's own expression: the default's expression
+    /// (now() + interval '1 day', substr(md5(random()::text), 1, 8) ...) with the main node's
+    /// clock in place of its time functions and a value generated once per use in place of each
+    /// random call, cast to the column's type as the default is.
+    /// </summary>
+    private static List<(string, int)> DefaultParts(ColumnInfo column, List<SlotKind> slots, ref ClockSlots clocks)
+    {
+        var expression = column.DefaultExpression ?? throw new InvalidOperationException($"column {column.Name} has no default expression");
+        var replacements = new List<(int Start, int Length, List<(string, int)> Parts)>();
+        foreach (var use in TimeFunctions.Find(expression))
+        {
+            replacements.Add((use.Start, use.Length, TimeParts(use.Cast, clocks.For(use.Source, slots))));
+        }
 
-    private static int SlotFor(ColumnInfo column, List<SlotKind> slots, ref int? transactionSlot) => column.Default == ColumnDefault.Time
-        ? transactionSlot ??= NewSlot(slots, SlotKind.TransactionTime)
-        : NewSlot(slots, column.RandomKind == "uuid" ? SlotKind.RandomUuid : SlotKind.RandomDouble);
+        var tokens = new List<SqlToken>();
+        SqlLexer.Tokenize(expression, tokens);
+        for (var i = 0; i + 2 < tokens.Count; i++)
+        {
+            if (tokens[i].Kind != SqlTokenKind.Identifier || tokens[i + 1].Kind != SqlTokenKind.OpenParen || tokens[i + 2].Kind != SqlTokenKind.CloseParen)
+            {
+                continue;
+            }
+
+            var qualified = i >= 2 && tokens[i - 1].Kind == SqlTokenKind.Dot;
+            var name = new QualifiedName(qualified ? expression.Substring(tokens[i - 2].Start, tokens[i - 2].Length).ToLowerInvariant() : null, expression.Substring(tokens[i].Start, tokens[i].Length).ToLowerInvariant());
+            if (NondeterministicFunctions.InlineType(name) is { } type)
+            {
+                var start = qualified ? tokens[i - 2].Start : tokens[i].Start;
+                var slot = NewSlot(slots, type == "uuid" ? SlotKind.RandomUuid : SlotKind.RandomDouble);
+                replacements.Add((start, tokens[i + 2].End - start, [("(", -1), ("", slot), ($"::{type})", -1)]));
+            }
+        }
+
+        replacements.Sort((a, b) => a.Start.CompareTo(b.Start));
+        var parts = new List<(string, int)> { ("(", -1) };
+        var position = 0;
+        foreach (var (start, length, replacement) in replacements)
+        {
+            parts.Add((expression[position..start], -1));
+            parts.AddRange(replacement);
+            position = start + length;
+        }
+
+        parts.Add((expression[position..] + ")::" + column.Type, -1));
+        return parts;
+    }
+
+    /// <summary>The holes for the main node's two clocks: one of each per statement, made when first needed.</summary>
+    private struct ClockSlots
+    {
+        private int? _transaction;
+        private int? _statement;
+
+        public int For(TimeSource source, List<SlotKind> slots) => source == TimeSource.Transaction
+            ? _transaction ??= NewSlot(slots, SlotKind.TransactionTime)
+            : _statement ??= NewSlot(slots, SlotKind.StatementTime);
+    }
 
     /// <summary>The parenthesised rows after VALUES in an INSERT (token ranges), empty when there are none.</summary>
     private static List<(int Start, int End, int OpenIndex, int CloseIndex)> FindValuesTuples(string sql, List<SqlToken> tokens)
@@ -484,7 +523,7 @@ public static partial class WriteRewriter
     /// statement leaves them to the default (omitted from the column list, DEFAULT in a row,
     /// DEFAULT VALUES, or an INSERT ... SELECT naming its columns).
     /// </summary>
-    private static string? RewriteInsertDefaults(string sql, List<SqlToken> tokens, TableInfo table, List<(int Start, int End, int OpenIndex, int CloseIndex)> tuples, bool allow, List<Edit> edits, List<SlotKind> slots, ref int? transactionSlot)
+    private static string? RewriteInsertDefaults(string sql, List<SqlToken> tokens, TableInfo table, List<(int Start, int End, int OpenIndex, int CloseIndex)> tuples, bool allow, List<Edit> edits, List<SlotKind> slots, ref ClockSlots clocks)
     {
         // INSERT INTO name [ AS alias ] [ ( columns ) ] [ OVERRIDING ... VALUE ] { VALUES | DEFAULT VALUES | query }
         var i = 0;
@@ -549,7 +588,7 @@ public static partial class WriteRewriter
             for (var c = 0; c < missing.Count; c++)
             {
                 parts.AddRange(c == 0 ? [] : [(", ", -1)]);
-                parts.AddRange(DefaultParts(missing[c], SlotFor(missing[c], slots, ref transactionSlot)));
+                parts.AddRange(DefaultParts(missing[c], slots, ref clocks));
             }
 
             parts.Add((")", -1));
@@ -605,7 +644,7 @@ public static partial class WriteRewriter
             foreach (var column in missing)
             {
                 prefix.Add((", ", -1));
-                prefix.AddRange(DefaultParts(column, SlotFor(column, slots, ref transactionSlot)));
+                prefix.AddRange(DefaultParts(column, slots, ref clocks));
             }
 
             prefix.Add((" FROM (", -1));
@@ -623,7 +662,7 @@ public static partial class WriteRewriter
                 var (first, last) = items[k];
                 if (first == last && SqlLexer.IsKeyword(sql, tokens[first], "default") && targets[k].Default is ColumnDefault.Time or ColumnDefault.Random)
                 {
-                    edits.Add(new Edit(tokens[first].Start, tokens[first].Length, DefaultParts(targets[k], SlotFor(targets[k], slots, ref transactionSlot))));
+                    edits.Add(new Edit(tokens[first].Start, tokens[first].Length, DefaultParts(targets[k], slots, ref clocks)));
                 }
             }
 
@@ -633,7 +672,7 @@ public static partial class WriteRewriter
                 foreach (var column in missing)
                 {
                     added.Add((", ", -1));
-                    added.AddRange(DefaultParts(column, SlotFor(column, slots, ref transactionSlot)));
+                    added.AddRange(DefaultParts(column, slots, ref clocks));
                 }
 
                 edits.Add(new Edit(tokens[tuple.CloseIndex].Start, 0, added));
@@ -689,7 +728,7 @@ public static partial class WriteRewriter
     }
 
     /// <summary>UPDATE ... SET column = DEFAULT for a time default gets the main node's time; a random one is refused.</summary>
-    private static string? RewriteUpdateDefaults(string sql, List<SqlToken> tokens, TableInfo table, bool allow, List<Edit> edits, List<SlotKind> slots, ref int? transactionSlot)
+    private static string? RewriteUpdateDefaults(string sql, List<SqlToken> tokens, TableInfo table, bool allow, List<Edit> edits, List<SlotKind> slots, ref ClockSlots clocks)
     {
         for (var i = 2; i < tokens.Count; i++)
         {
@@ -715,7 +754,7 @@ public static partial class WriteRewriter
                 continue;
             }
 
-            edits.Add(new Edit(tokens[i].Start, tokens[i].Length, DefaultParts(column, SlotFor(column, slots, ref transactionSlot))));
+            edits.Add(new Edit(tokens[i].Start, tokens[i].Length, DefaultParts(column, slots, ref clocks)));
         }
 
         return null;

@@ -198,6 +198,56 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Equal(["5"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT token)::text FROM d"));
     }
 
+    /// <summary>
+    /// A default that computes with the clock or a random value (an expiry a day ahead, a UTC
+    /// timestamp, a short random code) stores what PostgreSQL itself would have stored, the same
+    /// on every node. Before, the proxy put the bare clock or random value in its place: the day
+    /// was lost, the local time stood for UTC, an int default failed to cast.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task DefaultExpressionsAroundClockAndRandom_KeepTheirMeaning(bool prepared)
+    {
+        await SetUpAsync("""
+            CREATE TABLE ex (id int,
+                expires timestamptz DEFAULT now() + interval '1 day',
+                due date DEFAULT CURRENT_DATE + 7,
+                year int DEFAULT extract(year FROM now()),
+                utc timestamp DEFAULT (now() AT TIME ZONE 'utc'),
+                code text DEFAULT substr(md5(random()::text), 1, 8),
+                label text DEFAULT 'u-' || gen_random_uuid())
+            """);
+        await using var connection = await OpenAsync();
+        await ExecuteAsync(connection, "SET TimeZone = 'America/New_York'");
+        string[] statements =
+        [
+            "INSERT INTO ex (id) VALUES (1), (2)",
+            "INSERT INTO ex VALUES (3)",
+            "INSERT INTO ex DEFAULT VALUES",
+            "INSERT INTO ex (id, expires, due, year, utc, code, label) VALUES (4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT)",
+            "UPDATE ex SET expires = DEFAULT, utc = DEFAULT WHERE id = 1",
+            "INSERT INTO ex (id, code, label) SELECT 5, 'c', 'l'",
+        ];
+        foreach (var sql in statements)
+        {
+            await ExecuteAsync(connection, sql, prepared);
+        }
+
+        await AssertIdenticalAsync("ex");
+        var wrong = await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, """
+            SELECT count(*) FILTER (WHERE NOT (
+                       expires BETWEEN now() + interval '1 day' - interval '5 minutes' AND now() + interval '1 day'
+                       AND due = CURRENT_DATE + 7
+                       AND year = extract(year FROM now())
+                       AND utc BETWEEN (now() AT TIME ZONE 'utc') - interval '5 minutes' AND (now() AT TIME ZONE 'utc')
+                       AND (code ~ '^[0-9a-f]{8}$' OR id = 5)
+                       AND (label ~ '^u-[0-9a-f-]{36}$' OR id = 5)))::text || ' of ' || count(*) || ', codes ' || count(DISTINCT code)
+            FROM ex
+            """);
+        Assert.Equal(["0 of 6, codes 6"], wrong);
+    }
+
     [Fact]
     public async Task TimeDefault_InInsertSelectWithColumnList_IsTheSameEverywhere()
     {
