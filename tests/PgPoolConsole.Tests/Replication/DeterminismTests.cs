@@ -31,6 +31,14 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         await command.ExecuteNonQueryAsync();
     }
 
+    private async Task ExecuteEachAsync(NpgsqlConnection connection, bool prepare, params string[] statements)
+    {
+        foreach (var sql in statements)
+        {
+            await ExecuteAsync(connection, sql, prepare);
+        }
+    }
+
     private async Task SetUpAsync(string ddl)
     {
         await using var connection = await OpenAsync();
@@ -181,18 +189,12 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
     {
         await SetUpAsync("CREATE TABLE d (id int, created timestamptz DEFAULT now(), day date DEFAULT current_date, token uuid DEFAULT gen_random_uuid(), note text DEFAULT 'x')");
         await using var connection = await OpenAsync();
-        string[] statements =
-        [
+        await ExecuteEachAsync(connection, prepared,
             "INSERT INTO d (id) VALUES (1), (2)",
             "INSERT INTO d VALUES (3)",
             "INSERT INTO d DEFAULT VALUES",
             "INSERT INTO d (id, created, day, token) VALUES (4, DEFAULT, DEFAULT, DEFAULT)",
-            "UPDATE d SET created = DEFAULT WHERE id = 1",
-        ];
-        foreach (var sql in statements)
-        {
-            await ExecuteAsync(connection, sql, prepared);
-        }
+            "UPDATE d SET created = DEFAULT WHERE id = 1");
 
         await AssertIdenticalAsync("d");
         Assert.Equal(["5"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT token)::text FROM d"));
@@ -220,19 +222,13 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
             """);
         await using var connection = await OpenAsync();
         await ExecuteAsync(connection, "SET TimeZone = 'America/New_York'");
-        string[] statements =
-        [
+        await ExecuteEachAsync(connection, prepared,
             "INSERT INTO ex (id) VALUES (1), (2)",
             "INSERT INTO ex VALUES (3)",
             "INSERT INTO ex DEFAULT VALUES",
             "INSERT INTO ex (id, expires, due, year, utc, code, label) VALUES (4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT)",
             "UPDATE ex SET expires = DEFAULT, utc = DEFAULT WHERE id = 1",
-            "INSERT INTO ex (id, code, label) SELECT 5, 'c', 'l'",
-        ];
-        foreach (var sql in statements)
-        {
-            await ExecuteAsync(connection, sql, prepared);
-        }
+            "INSERT INTO ex (id, code, label) SELECT 5, 'c', 'l'");
 
         await AssertIdenticalAsync("ex");
         var wrong = await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, """
