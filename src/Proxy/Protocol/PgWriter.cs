@@ -310,6 +310,14 @@ public static class PgWriter
         writer.Advance(6 + written);
     }
 
+    /// <summary>CopyData carrying <paramref name="data"/>.</summary>
+    public static void CopyData(IBufferWriter<byte> writer, ReadOnlySpan<byte> data)
+    {
+        Begin(writer, (byte)'d', data.Length);
+        writer.Advance(5);
+        writer.Write(data);
+    }
+
     /// <summary>CopyFail with a reason.</summary>
     public static void CopyFail(IBufferWriter<byte> writer, string reason) => CStringMessage(writer, (byte)'f', reason);
 

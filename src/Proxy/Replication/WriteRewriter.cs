@@ -74,6 +74,9 @@ public sealed record WriteRewrite(SqlTemplate? Template, string? Refusal, IReadO
 {
     public static readonly WriteRewrite None = new(null, null, []);
 
+    /// <summary>For a COPY FROM STDIN that leaves time defaults out: the fields the proxy appends to every row.</summary>
+    public CopyRowFill? CopyFill { get; init; }
+
     public bool IsNone => Template is null && Refusal is null && LockKeys.Count == 0;
 }
 
@@ -100,9 +103,10 @@ public static partial class WriteRewriter
         var edits = new List<Edit>();
         var slots = new List<SlotKind>();
         var lockKeys = new List<string>();
+        CopyRowFill? copyFill = null;
         foreach (var statement in plan.Statements)
         {
-            var refusal = RewriteStatement(sql, statement, plan, tables, allowNondeterministic, insertLock, edits, slots, lockKeys);
+            var refusal = RewriteStatement(sql, statement, plan, tables, allowNondeterministic, insertLock, edits, slots, lockKeys, ref copyFill);
             if (refusal is not null)
             {
                 return new WriteRewrite(null, refusal, []);
@@ -130,12 +134,12 @@ public static partial class WriteRewriter
         }
 
         parts.Add((sql[position..], -1));
-        return new WriteRewrite(new SqlTemplate(parts, slots), null, lockKeys);
+        return new WriteRewrite(new SqlTemplate(parts, slots), null, lockKeys) { CopyFill = copyFill };
     }
 
     private sealed record Edit(int Start, int Length, List<(string Text, int Slot)> Parts);
 
-    private static string? RewriteStatement(string sql, StatementInfo statement, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allow, bool insertLock, List<Edit> edits, List<SlotKind> slots, List<string> lockKeys)
+    private static string? RewriteStatement(string sql, StatementInfo statement, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allow, bool insertLock, List<Edit> edits, List<SlotKind> slots, List<string> lockKeys, ref CopyRowFill? copyFill)
     {
         // Only statements that evaluate expressions into stored rows: DDL mostly stores expressions
         // (a DEFAULT now() must stay now()); the few places where it evaluates them are below.
@@ -223,7 +227,7 @@ public static partial class WriteRewriter
                 lockKeys.Add(TableLockKey(copied));
             }
 
-            return CopyDefaultsRefusal(sql, tokens, copied, allow);
+            return RewriteCopyDefaults(sql, tokens, copied, allow, edits, ref copyFill);
         }
 
         if (statement.TargetTable is { } target && statement.Kind is StatementKind.Insert or StatementKind.Update)
@@ -695,36 +699,68 @@ public static partial class WriteRewriter
     }
 
     /// <summary>
-    /// COPY FROM fills omitted columns from their defaults row by row, on each node: a time or
-    /// random default there cannot be made identical, so such a COPY is refused unless allowed.
+    /// COPY FROM fills omitted columns from their defaults row by row, on each node. For time
+    /// defaults in text or CSV data from the client, the proxy names the columns in the COPY and
+    /// appends one value per column, evaluated on the main node, to every row (see
+    /// <see cref="CopyRowFill"/>). A random default would need a value per row, and a file on the
+    /// server or binary data cannot be added to: those are refused unless allowed.
     /// </summary>
-    private static string? CopyDefaultsRefusal(string sql, List<SqlToken> tokens, TableInfo table, bool allow)
+    private static string? RewriteCopyDefaults(string sql, List<SqlToken> tokens, TableInfo table, bool allow, List<Edit> edits, ref CopyRowFill? copyFill)
     {
         if (allow)
         {
             return null;
         }
 
-        // COPY name [ ( columns ) ] FROM ...
+        // COPY name [ ( columns ) ] FROM STDIN [ options ]
         var index = 1;
         while (index + 2 < tokens.Count && tokens[index + 1].Kind == SqlTokenKind.Dot)
         {
             index += 2;
         }
 
-        var listed = new List<string>();
-        if (index + 1 < tokens.Count && tokens[index + 1].Kind == SqlTokenKind.OpenParen && Matching(tokens, index + 1) is var close and > 0)
-        {
-            listed = [.. Items(tokens, index + 1, close).Select(item => Unquote(ColumnName(sql, tokens[item.First])))];
-        }
-
-        if (listed.Count == 0)
+        if (index + 1 >= tokens.Count || tokens[index + 1].Kind != SqlTokenKind.OpenParen || Matching(tokens, index + 1) is not (var close and > 0))
         {
             return null; // every column comes from the data
         }
 
-        var omitted = table.Columns.FirstOrDefault(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !listed.Contains(Unquote(c.Name)));
-        return omitted is null ? null : $"COPY leaves column {omitted.Name} to its default, which each node would compute differently; include the column in the data or set allow_nondeterministic_writes = on";
+        var listed = Items(tokens, index + 1, close).Select(item => Unquote(ColumnName(sql, tokens[item.First]))).ToList();
+        var omitted = table.Columns.Where(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !listed.Contains(Unquote(c.Name))).ToList();
+        if (omitted.Count == 0)
+        {
+            return null;
+        }
+
+        string Refusal(string why) => $"COPY leaves column {omitted[0].Name} to its default, which each node would compute differently{why}; include the column in the data or set allow_nondeterministic_writes = on";
+        if (omitted.FirstOrDefault(c => c.Default == ColumnDefault.Random) is { } random)
+        {
+            return $"COPY leaves column {random.Name} to its default ({random.RandomKind} per row), which each node would compute differently; include the column in the data or set allow_nondeterministic_writes = on";
+        }
+
+        var from = close + 1;
+        if (from + 1 >= tokens.Count || !SqlLexer.IsKeyword(sql, tokens[from], "from") || !SqlLexer.IsKeyword(sql, tokens[from + 1], "stdin"))
+        {
+            return Refusal(" (the proxy fills it only in data sent by the client)");
+        }
+
+        if (CopyDataLayout.Parse(sql, tokens, from + 2) is not { Format: not CopyDataFormat.Binary } layout)
+        {
+            return Refusal(" (the proxy fills it only in text and CSV data with options it understands)");
+        }
+
+        var slots = new List<SlotKind>();
+        var clocks = default(ClockSlots);
+        var select = new List<(string, int)> { ("SELECT ", -1) };
+        foreach (var column in omitted)
+        {
+            select.AddRange(select.Count > 1 ? [(", ", -1)] : []);
+            select.AddRange(DefaultParts(column, slots, ref clocks));
+            select.Add(("::text", -1));
+        }
+
+        edits.Add(new Edit(tokens[close].Start, 0, [(", " + string.Join(", ", omitted.Select(c => c.Name)), -1)]));
+        copyFill = new CopyRowFill(layout, [.. omitted.Select(c => Unquote(c.Name))], new SqlTemplate(select, slots));
+        return null;
     }
 
     /// <summary>UPDATE ... SET column = DEFAULT for a time default gets the main node's time; a random one is refused.</summary>

@@ -1,11 +1,17 @@
 using System.Buffers;
 using PgPoolConsole.Proxy.Protocol;
+using PgPoolConsole.Proxy.Replication;
 
 namespace PgPoolConsole.Proxy.Sessions;
 
 public sealed partial class ClientSession
 {
     private const int CopyFlushThreshold = 64 * 1024;
+
+    // For a COPY whose rows get the values of time defaults they leave out (see CopyRowFill).
+    private CopyRowFiller? _copyRowFiller;
+    private readonly ArrayBufferWriter<byte> _copyRows = new();
+    private readonly ArrayBufferWriter<byte> _copyMessage = new();
 
     /// <summary>
     /// COPY FROM STDIN: the main node has asked for data. The other nodes start the same COPY,
@@ -62,12 +68,27 @@ public sealed partial class ClientSession
 
             switch (message.TypeChar)
             {
-                case 'd':
-                    await WriteToAllAsync(copying, message, flush: false, cancellationToken);
+                case 'd' when _copyRowFiller is { } filler:
+                    _copyRows.ResetWrittenCount();
+                    filler.Transform(message.Payload, _copyRows);
+                    await WriteToAllAsync(copying, CopyDataOf(_copyRows), flush: false, cancellationToken);
                     break;
+                case 'd':
+                    await WriteToAllAsync(copying, message.Raw, flush: false, cancellationToken);
+                    break;
+                case 'c' when _copyRowFiller is { } filler:
+                    _copyRows.ResetWrittenCount();
+                    filler.Complete(_copyRows);
+                    if (_copyRows.WrittenCount > 0)
+                    {
+                        await WriteToAllAsync(copying, CopyDataOf(_copyRows), flush: false, cancellationToken);
+                    }
+
+                    await WriteToAllAsync(copying, message.Raw, flush: true, cancellationToken);
+                    return;
                 case 'c':
                 case 'f':
-                    await WriteToAllAsync(copying, message, flush: true, cancellationToken);
+                    await WriteToAllAsync(copying, message.Raw, flush: true, cancellationToken);
                     return;
                 case 'H':
                 case 'S':
@@ -79,7 +100,15 @@ public sealed partial class ClientSession
         }
     }
 
-    private async Task WriteToAllAsync(List<NodeResult> copying, PgMessage message, bool flush, CancellationToken cancellationToken)
+    /// <summary>The filled rows as one CopyData message (in a buffer reused for the next one).</summary>
+    private ReadOnlySequence<byte> CopyDataOf(ArrayBufferWriter<byte> rows)
+    {
+        _copyMessage.ResetWrittenCount();
+        PgWriter.CopyData(_copyMessage, rows.WrittenSpan);
+        return new ReadOnlySequence<byte>(_copyMessage.WrittenMemory);
+    }
+
+    private async Task WriteToAllAsync(List<NodeResult> copying, ReadOnlySequence<byte> message, bool flush, CancellationToken cancellationToken)
     {
         for (var i = copying.Count - 1; i >= 0; i--)
         {
@@ -90,7 +119,7 @@ public sealed partial class ClientSession
             }
 
             var writer = result.Backend.Writer;
-            foreach (var segment in message.Raw)
+            foreach (var segment in message)
             {
                 writer.Write(segment.Span);
             }

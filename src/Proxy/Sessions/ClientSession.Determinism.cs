@@ -116,6 +116,53 @@ public sealed partial class ClientSession
         return template.Values(transactionTime, statementTime);
     }
 
+    /// <summary>
+    /// A COPY FROM STDIN that leaves time defaults out: the filler that appends their values,
+    /// evaluated once on the main node, to every row. Null filler and null refusal when the
+    /// transaction has failed (the COPY then fails on every node without reading data).
+    /// </summary>
+    private async Task<(CopyRowFiller? Filler, string? Refusal)> PrepareCopyFillAsync(CopyRowFill fill, CancellationToken cancellationToken)
+    {
+        var encoding = fill.Layout.Encoding ?? MainBackend?.ServerParameters.GetValueOrDefault("client_encoding") ?? "UTF8";
+        if (EmbedsAscii(encoding))
+        {
+            return (null, $"COPY leaves column {fill.Columns[0]} to its default, which each node would compute differently; the proxy fills it in only for encodings whose multibyte characters never contain ASCII bytes, not {encoding}; include the column in the data or set allow_nondeterministic_writes = on");
+        }
+
+        if (await TemplateValuesAsync(fill.Values, cancellationToken) is not { } values)
+        {
+            return (null, null);
+        }
+
+        while (true)
+        {
+            var main = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+            BackendQueryResult result;
+            try
+            {
+                result = await QueryMainAsync(main, fill.Values.RenderLiterals(values), cancellationToken);
+            }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                await HandleBackendLostAsync(main.NodeId, e, cancellationToken);
+                continue;
+            }
+
+            if (result.Error is { } error || result.Rows.Count != 1)
+            {
+                return (null, $"the defaults of {string.Join(", ", fill.Columns)} could not be evaluated for the COPY: {result.Error?.Message ?? "no row"}");
+            }
+
+            return (new CopyRowFiller(fill.Layout, fill.Columns, result.Rows[0]), null);
+        }
+    }
+
+    // Client encodings in which a byte of a multibyte character can be a backslash, quote or
+    // delimiter (PostgreSQL's list of encodings that embed ASCII), with their aliases.
+    private static bool EmbedsAscii(string encoding) =>
+        new string([.. encoding.Where(char.IsLetterOrDigit)]).ToUpperInvariant() is "SJIS" or "SHIFTJIS" or "MSKANJI" or "WIN932" or "CP932" or "SHIFTJIS2004"
+            or "BIG5" or "WIN950" or "CP950" or "GBK" or "WIN936" or "CP936" or "UHC" or "WIN949" or "CP949" or "GB18030" or "JOHAB";
+
     /// <summary>insert_lock: the statements that take the advisory locks on the main node before a write.</summary>
     private static byte[]? LockPrefix(WriteRewrite rewrite)
     {

@@ -70,6 +70,16 @@ public sealed partial class ClientSession
             return false;
         }
 
+        if (rewrite.CopyFill is { } fill)
+        {
+            (_copyRowFiller, var copyRefusal) = await PrepareCopyFillAsync(fill, cancellationToken);
+            if (copyRefusal is not null)
+            {
+                await RefuseAsync(copyRefusal, sendReady: final, cancellationToken);
+                return false;
+            }
+        }
+
         if (rewrite.Template is { } template && await TemplateValuesAsync(template, cancellationToken) is { } values)
         {
             // Every node gets the same values: the main node's time, one generated random value.
@@ -93,7 +103,16 @@ public sealed partial class ClientSession
             NoteCatalogChange();
         }
 
-        var succeeded = await ExecuteAndRelayAsync(request, plan, final, cancellationToken);
+        bool succeeded;
+        try
+        {
+            succeeded = await ExecuteAndRelayAsync(request, plan, final, cancellationToken);
+        }
+        finally
+        {
+            _copyRowFiller = null;
+        }
+
         _listening |= plan.Statements.Any(s => s.Kind == StatementKind.Listen);
         if (plan.ChangesPreparedStatements)
         {

@@ -155,6 +155,10 @@ public sealed partial class ClientSession
                         {
                             _batch.Refusal ??= refusal;
                         }
+                        else if (rewrite.CopyFill is { } fill)
+                        {
+                            _batch.Refusal ??= $"COPY leaves column {fill.Columns[0]} to its default, which each node would compute differently; the proxy fills it in only for a COPY sent as a simple query; include the column in the data or set allow_nondeterministic_writes = on";
+                        }
                         else if (plan.ChangesCatalog && rewrite.Template is { } ddlTemplate)
                         {
                             // DDL takes no parameters: its values go in as literals, read now.

@@ -374,27 +374,96 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Equal(24000, (await NodeComparer.ReadTableAsync(proxy.Nodes[1], _database, "cq", "id")).Count);
     }
 
-    /// <summary>COPY that leaves a clock or random default to the nodes is refused; with the column in the data it runs.</summary>
+    /// <summary>
+    /// COPY FROM STDIN that leaves clock defaults out (the everyday \copy of a CSV into a table with
+    /// created_at DEFAULT now()): the proxy appends the main node's values to every row, in text
+    /// and CSV, however the rows are quoted, escaped or ended; inside a transaction the value is
+    /// the transaction's now(), as for its INSERTs.
+    /// </summary>
     [Fact]
-    public async Task CopyLeavingAClockDefaultToTheNodes_IsRefused()
+    public async Task CopyLeavingClockDefaultsOut_StoresTheMainNodesValuesInEveryRow()
     {
-        await SetUpAsync("CREATE TABLE cd (id int, created timestamptz DEFAULT now())");
-        await using var connection = await OpenAsync();
+        await SetUpAsync("CREATE TABLE cd (id int, note text, created timestamptz DEFAULT now(), expires date DEFAULT CURRENT_DATE + 30)");
+        var script = Path.Combine(Path.GetTempPath(), $"pgpc-copy-{Guid.NewGuid():N}.sql");
+        await File.WriteAllTextAsync(script, """
+            SET TimeZone = 'Asia/Kolkata';
+            \copy cd (id, note) from stdin
+            1	plain
+            2	tab\there
+            3	back\\slash
+            \.
+            COPY cd (id, note) FROM STDIN WITH (FORMAT csv, HEADER true);
+            id,note
+            4,"multi
+            line"
+            5,"quote "" and , comma"
+            \.
+            BEGIN;
+            COPY cd (id, note) FROM STDIN (FORMAT csv, DELIMITER ';', QUOTE '''', ESCAPE '\');
+            6;'it\'s'
+            \.
+            INSERT INTO cd (id, note) VALUES (7, 'insert');
+            COMMIT;
 
-        var error = await Assert.ThrowsAsync<PostgresException>(async () =>
+            """);
+        try
         {
-            await using var writer = await connection.BeginTextImportAsync("COPY cd (id) FROM STDIN");
-            await writer.WriteLineAsync("1");
-        });
-        await using (var writer = await connection.BeginTextImportAsync("COPY cd (id, created) FROM STDIN"))
+            (await proxy.PsqlAsync(_database, "--file=" + script)).EnsureSuccess();
+        }
+        finally
         {
-            await writer.WriteLineAsync("2\t2020-01-01 00:00:00+00");
+            File.Delete(script);
         }
 
-        Assert.Equal("0A000", error.SqlState);
-        Assert.Contains("created", error.MessageText);
+        await using (var connection = await OpenAsync())
+        {
+            await using var writer = await connection.BeginTextImportAsync("COPY cd (id, note) FROM STDIN");
+            await writer.WriteAsync("8\tcrlf\r\n9\tlast line without a line end");
+        }
+
         await AssertIdenticalAsync("cd");
-        Assert.Equal(["(2,\"2020-01-01 00:00:00+00\")"], await NodeComparer.ReadTableAsync(proxy.Nodes[1], _database, "cd", "1"));
+        Assert.Equal(
+            ["1|plain", "2|tab\there", "3|back\\slash", "4|multi\nline", "5|quote \" and , comma", "6|it's", "7|insert", "8|crlf", "9|last line without a line end"],
+            await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT id || '|' || note FROM cd ORDER BY id"));
+        Assert.Equal(["1"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT created)::text FROM cd WHERE id IN (6, 7)"));
+        Assert.Equal(["0"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database,
+            "SELECT count(*)::text FROM cd WHERE expires <> CURRENT_DATE + 30 OR created NOT BETWEEN now() - interval '5 minutes' AND now()"));
+    }
+
+    /// <summary>What cannot be filled in stays refused with a clear error: a random default (a value per row), binary data, a file on the server.</summary>
+    [Fact]
+    public async Task CopyLeavingADefaultOutThatCannotBeFilled_IsRefused()
+    {
+        await SetUpAsync("CREATE TABLE rd (id int, token uuid DEFAULT gen_random_uuid(), created timestamptz DEFAULT now())");
+        await using var connection = await OpenAsync();
+
+        var random = await Assert.ThrowsAsync<PostgresException>(async () =>
+        {
+            await using var writer = await connection.BeginTextImportAsync("COPY rd (id, created) FROM STDIN");
+            await writer.WriteLineAsync("1\t2020-01-01 00:00:00+00");
+        });
+        var binary = await Assert.ThrowsAsync<PostgresException>(async () =>
+        {
+            await using var importer = await connection.BeginBinaryImportAsync("COPY rd (id, token) FROM STDIN (FORMAT binary)");
+            await importer.WriteRowAsync(default, 1, Guid.NewGuid());
+            await importer.CompleteAsync();
+        });
+        var file = await Assert.ThrowsAsync<PostgresException>(async () =>
+        {
+            await using var command = new NpgsqlCommand("COPY rd (id, token) FROM '/nonexistent.csv'", connection);
+            await command.ExecuteNonQueryAsync();
+        });
+        await using (var writer = await connection.BeginTextImportAsync("COPY rd (id, token, created) FROM STDIN"))
+        {
+            await writer.WriteLineAsync("2\t00000000-0000-0000-0000-000000000002\t2020-01-01 00:00:00+00");
+        }
+
+        Assert.All(new[] { random, binary, file }, error => Assert.Equal("0A000", error.SqlState));
+        Assert.Contains("token", random.MessageText);
+        Assert.Contains("created", binary.MessageText);
+        Assert.Contains("created", file.MessageText);
+        await AssertIdenticalAsync("rd");
+        Assert.Equal(["2"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT id::text FROM rd"));
     }
 
     [Fact]
