@@ -92,6 +92,9 @@ public static partial class WriteRewriter
     /// <summary>Advisory lock class of insert_lock ('PGPC').</summary>
     public const long LockClass = 0x50475043;
 
+    /// <summary>Advisory lock class ('PGPS') that makes row-changing statements with SKIP LOCKED on one table take turns.</summary>
+    public const long SkipLockedClass = 0x50475053;
+
     // Words that end a SELECT list at its top level.
     private static readonly HashSet<string> SelectListEnd = new(StringComparer.Ordinal)
     {
@@ -218,7 +221,18 @@ public static partial class WriteRewriter
             }
         }
 
-        // 3. Column defaults of the target table.
+        // 3. SKIP LOCKED in a statement that changes rows (a queue pop: UPDATE jobs ... WHERE id =
+        // (SELECT ... FOR UPDATE SKIP LOCKED)): which rows it skips depends on each node's row locks
+        // at that moment, so two concurrent pops could take different rows on different nodes. Such
+        // statements on one table run one at a time (an advisory lock on the main node, held until
+        // commit, which is after the other nodes committed), so every node sees the same rows free.
+        if (!allow && ModifiesRowsSkippingLocked(sql, tokens, statement))
+        {
+            var table = statement.TargetTable?.ToString() ?? "";
+            lockKeys.Add($"{SkipLockedClass}, pg_catalog.hashtext('{table.Replace("'", "''", StringComparison.Ordinal)}')");
+        }
+
+        // 4. Column defaults of the target table.
         if (statement.TargetTable is { } copyTarget && statement.Kind == StatementKind.CopyFrom && tables(copyTarget) is { } copied)
         {
             if (insertLock && copied.UsesSequence && statement.InsertLockHint != false)
@@ -260,6 +274,26 @@ public static partial class WriteRewriter
         }
 
         return null;
+    }
+
+    /// <summary>Whether a statement changes rows (in its main part or a CTE) and skips locked ones somewhere.</summary>
+    private static bool ModifiesRowsSkippingLocked(string sql, List<SqlToken> tokens, StatementInfo statement)
+    {
+        if (statement.IsReadOnly)
+        {
+            return false;
+        }
+
+        var skipsLocked = false;
+        var modifies = statement.Kind is StatementKind.Insert or StatementKind.Update or StatementKind.Delete or StatementKind.Merge;
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            skipsLocked |= i + 1 < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i], "skip") && SqlLexer.IsKeyword(sql, tokens[i + 1], "locked");
+            modifies |= SqlLexer.IsKeyword(sql, tokens[i], "insert") || SqlLexer.IsKeyword(sql, tokens[i], "delete")
+                || (SqlLexer.IsKeyword(sql, tokens[i], "update") && !(i > 0 && (SqlLexer.IsKeyword(sql, tokens[i - 1], "for") || SqlLexer.IsKeyword(sql, tokens[i - 1], "key"))));
+        }
+
+        return skipsLocked && modifies;
     }
 
     /// <summary>insert_lock's advisory lock key for a table: its class and oid in one bigint.</summary>

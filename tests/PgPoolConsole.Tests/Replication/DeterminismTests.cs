@@ -466,6 +466,32 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Equal(["2"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT id::text FROM rd"));
     }
 
+    /// <summary>
+    /// A queue pop with SKIP LOCKED (UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)),
+    /// from 8 workers at once: every node gives each job to the same worker. Before, a node that had
+    /// not yet seen one worker's lock gave that job to another worker: same row counts, different data.
+    /// </summary>
+    [Fact]
+    public async Task ConcurrentQueuePopsWithSkipLocked_GiveEveryJobToTheSameWorkerOnEveryNode()
+    {
+        await SetUpAsync("CREATE TABLE jobs (id int PRIMARY KEY, worker int); INSERT INTO jobs SELECT g, NULL FROM generate_series(1, 2000) g");
+        var workers = Enumerable.Range(1, 8).Select(async worker =>
+        {
+            await using var connection = await OpenAsync();
+            await using var pop = new NpgsqlCommand(
+                "UPDATE jobs SET worker = $1 WHERE id = (SELECT id FROM jobs WHERE worker IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id", connection);
+            pop.Parameters.Add(new NpgsqlParameter<int> { TypedValue = worker });
+            for (var i = 0; i < 150; i++)
+            {
+                Assert.NotNull(await pop.ExecuteScalarAsync());
+            }
+        });
+        await Task.WhenAll(workers);
+
+        await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, _database, "jobs", "id");
+        Assert.Equal(["1200"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(worker)::text FROM jobs"));
+    }
+
     [Fact]
     public async Task ExplicitNextval_InConcurrentInserts_GivesTheSameIdsOnEveryNode()
     {
