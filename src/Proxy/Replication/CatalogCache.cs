@@ -32,6 +32,9 @@ public sealed record ColumnInfo(string Name, string Type, ColumnDefault Default,
 /// <summary>A table as the catalog of the main node describes it.</summary>
 public sealed record TableInfo(long Oid, string Name, IReadOnlyList<ColumnInfo> Columns)
 {
+    /// <summary>How many columns <c>SELECT *</c> gives: <see cref="Columns"/> and the generated ones, which cannot be written.</summary>
+    public int Width { get; init; }
+
     public bool UsesSequence => Columns.Any(c => c.Default == ColumnDefault.Sequence);
 }
 
@@ -135,7 +138,7 @@ public sealed class CatalogCache
                 columns.Add(Describe(row[1]!, row[2]!, row[3], row[4]));
             }
 
-            var table = new TableInfo(long.Parse(result.Rows[0][0]!, CultureInfo.InvariantCulture), regclass, columns);
+            var table = new TableInfo(long.Parse(result.Rows[0][0]!, CultureInfo.InvariantCulture), regclass, columns) { Width = result.Rows.Count };
             _tables[key] = table;
             return table;
         }

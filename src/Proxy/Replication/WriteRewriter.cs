@@ -264,7 +264,7 @@ public static partial class WriteRewriter
             if (table.Columns.Any(c => c.Default is ColumnDefault.Time or ColumnDefault.Random))
             {
                 var refusal = statement.Kind == StatementKind.Insert
-                    ? RewriteInsertDefaults(sql, tokens, table, valuesTuples, allow, edits, slots, ref clocks)
+                    ? RewriteInsertDefaults(sql, tokens, table, valuesTuples, tables, allow, edits, slots, ref clocks)
                     : RewriteUpdateDefaults(sql, tokens, table, allow, edits, slots, ref clocks);
                 if (refusal is not null)
                 {
@@ -369,6 +369,153 @@ public static partial class WriteRewriter
         public int For(TimeSource source, List<SlotKind> slots) => source == TimeSource.Transaction
             ? _transaction ??= NewSlot(slots, SlotKind.TransactionTime)
             : _statement ??= NewSlot(slots, SlotKind.StatementTime);
+    }
+
+    /// <summary>
+    /// Token indexes in INSERT INTO name [AS alias] [(columns)] [OVERRIDING ... VALUE] { VALUES |
+    /// DEFAULT VALUES | query }: the name (or alias), the column list's parentheses (-1 when there
+    /// is none) and where the rows come from (the token count when nothing follows).
+    /// </summary>
+    private static (int NameEnd, int ListOpen, int ListClose, int Body) ShapeOfInsert(string sql, List<SqlToken> tokens, List<(int Start, int End, int OpenIndex, int CloseIndex)> tuples)
+    {
+        var i = 0;
+        while (i < tokens.Count && !SqlLexer.IsKeyword(sql, tokens[i], "into"))
+        {
+            i++;
+        }
+
+        i++; // table name
+        while (i + 2 < tokens.Count && tokens[i + 1].Kind == SqlTokenKind.Dot)
+        {
+            i += 2;
+        }
+
+        var nameEnd = i;
+        i++;
+        if (i < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i], "as"))
+        {
+            nameEnd = i + 1;
+            i += 2;
+        }
+
+        int listOpen = -1, listClose = -1;
+        if (i < tokens.Count && tokens[i].Kind == SqlTokenKind.OpenParen && (tuples.Count == 0 || tokens[i].Start != tuples[0].Start) && !StartsQuery(sql, tokens, i + 1)
+            && Matching(tokens, i) is var close and > 0)
+        {
+            (listOpen, listClose) = (i, close);
+            i = close + 1;
+        }
+
+        while (i < tokens.Count && !SqlLexer.IsKeyword(sql, tokens[i], "values") && !SqlLexer.IsKeyword(sql, tokens[i], "default") && !StartsQuery(sql, tokens, i))
+        {
+            i++; // OVERRIDING { SYSTEM | USER } VALUE
+        }
+
+        return (nameEnd, listOpen, listClose, i);
+    }
+
+    // A query (SELECT, WITH, TABLE, VALUES, or one in parentheses) starts at token i; a column list does not.
+    private static bool StartsQuery(string sql, List<SqlToken> tokens, int i) =>
+        i < tokens.Count && (tokens[i].Kind == SqlTokenKind.OpenParen || SqlLexer.IsKeyword(sql, tokens[i], "select") || SqlLexer.IsKeyword(sql, tokens[i], "with")
+            || SqlLexer.IsKeyword(sql, tokens[i], "table") || SqlLexer.IsKeyword(sql, tokens[i], "values"));
+
+    /// <summary>
+    /// For an INSERT without a column list whose query is <c>SELECT * FROM s</c> (or <c>TABLE s</c>,
+    /// in parentheses or not): s, whose width tells which columns the query fills. The session looks
+    /// it up before rewriting.
+    /// </summary>
+    public static QualifiedName? StarSourceOf(string sql, StatementInfo statement)
+    {
+        ArgumentNullException.ThrowIfNull(statement);
+        var text = sql.AsSpan(statement.Start, statement.Length);
+        if (statement.Kind != StatementKind.Insert || (!text.Contains('*') && !text.Contains("table", StringComparison.OrdinalIgnoreCase)))
+        {
+            return null; // most INSERTs: no lexing on their way
+        }
+
+        var tokens = new List<SqlToken>();
+        SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
+        var shape = ShapeOfInsert(sql, tokens, FindValuesTuples(sql, tokens));
+        return shape.ListOpen < 0 ? StarSource(sql, tokens, shape.Body) : null;
+    }
+
+    private static QualifiedName? StarSource(string sql, List<SqlToken> tokens, int i)
+    {
+        var reader = new TokenReader(sql, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens));
+        i = reader.SkipOpenParens(i);
+        if (reader.Is(i, "table"))
+        {
+            i++;
+            return reader.ReadName(ref i) is { } table && EndsSingleTableQuery(reader, i) ? table : null;
+        }
+
+        if (!reader.Is(i, "select"))
+        {
+            return null;
+        }
+
+        i++;
+        if (reader.IsName(i) && reader.IsKind(i + 1, SqlTokenKind.Dot))
+        {
+            i += 2; // alias.*
+        }
+
+        if (!reader.IsKind(i, SqlTokenKind.Operator) || reader.Text(i) is not "*" || !reader.Is(i + 1, "from"))
+        {
+            return null;
+        }
+
+        i += 2;
+        if (reader.ReadName(ref i) is not { } source)
+        {
+            return null;
+        }
+
+        if (reader.Is(i, "as"))
+        {
+            i += 2;
+        }
+        else if (reader.IsKind(i, SqlTokenKind.Identifier) && !NotAnAlias.Contains(reader.Text(i).ToString().ToLowerInvariant()))
+        {
+            i++;
+        }
+
+        return EndsSingleTableQuery(reader, i) ? source : null;
+    }
+
+    // Words that may follow a FROM item: none of them is its alias.
+    private static readonly HashSet<string> NotAnAlias = new(StringComparer.Ordinal)
+    {
+        "where", "order", "limit", "offset", "fetch", "for", "returning", "on", "group", "having", "window",
+        "join", "inner", "left", "right", "full", "cross", "natural", "union", "except", "intersect", "tablesample",
+    };
+
+    // Nothing after the FROM item adds columns: no join, no second table, no set operation (up to
+    // the INSERT's own RETURNING or ON CONFLICT).
+    private static bool EndsSingleTableQuery(TokenReader reader, int i)
+    {
+        var depth = 0;
+        for (; i < reader.Count; i++)
+        {
+            depth += reader.IsKind(i, SqlTokenKind.OpenParen) ? 1 : reader.IsKind(i, SqlTokenKind.CloseParen) ? -1 : 0;
+            if (depth > 0)
+            {
+                continue;
+            }
+
+            if (reader.Is(i, "returning") || reader.Is(i, "on"))
+            {
+                return true;
+            }
+
+            if (reader.IsKind(i, SqlTokenKind.Comma) || (reader.IsKind(i, SqlTokenKind.Identifier) && NotAnAlias.Contains(reader.Text(i).ToString().ToLowerInvariant())
+                && !reader.Is(i, "where") && !reader.Is(i, "order") && !reader.Is(i, "limit") && !reader.Is(i, "offset") && !reader.Is(i, "fetch") && !reader.Is(i, "for")))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The parenthesised rows after VALUES in an INSERT (token ranges), empty when there are none.</summary>
@@ -561,54 +708,15 @@ public static partial class WriteRewriter
     /// statement leaves them to the default (omitted from the column list, DEFAULT in a row,
     /// DEFAULT VALUES, or an INSERT ... SELECT naming its columns).
     /// </summary>
-    private static string? RewriteInsertDefaults(string sql, List<SqlToken> tokens, TableInfo table, List<(int Start, int End, int OpenIndex, int CloseIndex)> tuples, bool allow, List<Edit> edits, List<SlotKind> slots, ref ClockSlots clocks)
+    private static string? RewriteInsertDefaults(string sql, List<SqlToken> tokens, TableInfo table, List<(int Start, int End, int OpenIndex, int CloseIndex)> tuples, Func<QualifiedName, TableInfo?> tables, bool allow, List<Edit> edits, List<SlotKind> slots, ref ClockSlots clocks)
     {
-        // INSERT INTO name [ AS alias ] [ ( columns ) ] [ OVERRIDING ... VALUE ] { VALUES | DEFAULT VALUES | query }
-        var i = 0;
-        while (i < tokens.Count && !SqlLexer.IsKeyword(sql, tokens[i], "into"))
-        {
-            i++;
-        }
-
-        i++; // table name
-        while (i + 2 < tokens.Count && tokens[i + 1].Kind == SqlTokenKind.Dot)
-        {
-            i += 2;
-        }
-
-        var nameEnd = i;
-        i++;
-        if (i < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i], "as"))
-        {
-            nameEnd = i + 1;
-            i += 2;
-        }
-
-        List<string>? listed = null;
-        var listClose = -1;
-        if (i < tokens.Count && tokens[i].Kind == SqlTokenKind.OpenParen && (tuples.Count == 0 || tokens[i].Start != tuples[0].Start))
-        {
-            listClose = Matching(tokens, i);
-            if (listClose < 0)
-            {
-                return null;
-            }
-
-            listed = [.. Items(tokens, i, listClose).Select(item => ColumnName(sql, tokens[item.First]))];
-            i = listClose + 1;
-        }
-
+        var (nameEnd, listOpen, listClose, i) = ShapeOfInsert(sql, tokens, tuples);
+        List<string>? listed = listOpen < 0 ? null : [.. Items(tokens, listOpen, listClose).Select(item => ColumnName(sql, tokens[item.First]))];
         bool Names(ColumnInfo column, string name) => Unquote(column.Name) == Unquote(name);
         var targets = listed is null
             ? table.Columns.Take(tuples.Count > 0 ? Items(tokens, tuples[0].OpenIndex, tuples[0].CloseIndex).Count : 0).ToList()
             : [.. listed.Select(name => table.Columns.FirstOrDefault(c => Names(c, name)) ?? new ColumnInfo(name, "", ColumnDefault.Deterministic, null, null))];
         var missing = table.Columns.Where(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !targets.Contains(c)).ToList();
-
-        while (i < tokens.Count && !SqlLexer.IsKeyword(sql, tokens[i], "values") && !SqlLexer.IsKeyword(sql, tokens[i], "default")
-               && !SqlLexer.IsKeyword(sql, tokens[i], "select") && !SqlLexer.IsKeyword(sql, tokens[i], "with") && tokens[i].Kind != SqlTokenKind.OpenParen)
-        {
-            i++; // OVERRIDING { SYSTEM | USER } VALUE
-        }
 
         if (i >= tokens.Count)
         {
@@ -634,10 +742,12 @@ public static partial class WriteRewriter
             return null;
         }
 
-        if (tuples.Count == 0 && listed is null && SelectListWidth(sql, tokens, i) is { } width)
+        List<ColumnInfo>? filled = null;
+        if (tuples.Count == 0 && listed is null
+            && (SelectListWidth(sql, tokens, i) ?? (StarSource(sql, tokens, i) is { } source ? tables(source)?.Width : null)) is { } width)
         {
-            // INSERT INTO t SELECT a, b, c ...: the query fills the table's first columns.
-            var filled = table.Columns.Take(width).ToList();
+            // INSERT INTO t SELECT a, b, c ... (or SELECT * FROM s, TABLE s): the query fills the table's first columns.
+            filled = [.. table.Columns.Take(width)];
             missing = [.. missing.Where(c => !filled.Contains(c))];
         }
 
@@ -655,8 +765,9 @@ public static partial class WriteRewriter
                 return null;
             }
 
-            if (listed is null)
+            if (listed is null && (filled is null || table.Width != table.Columns.Count))
             {
+                // The query's width is unknown (or generated columns would shift the positions).
                 return allow ? null : $"INSERT ... SELECT into {table.Name} leaves column {missing[0].Name} to its time default; name the target columns so the proxy can give every node the same time";
             }
 
@@ -677,7 +788,9 @@ public static partial class WriteRewriter
                 queryEnd--;
             }
 
-            edits.Add(new Edit(tokens[listClose].Start, 0, [(", " + string.Join(", ", missing.Select(c => c.Name)), -1)]));
+            edits.Add(listed is null
+                ? new Edit(tokens[nameEnd].End, 0, [($" ({string.Join(", ", filled!.Concat(missing).Select(c => c.Name))})", -1)])
+                : new Edit(tokens[listClose].Start, 0, [(", " + string.Join(", ", missing.Select(c => c.Name)), -1)]));
             var prefix = new List<(string, int)> { ("SELECT pgpc_source.*", -1) };
             foreach (var column in missing)
             {

@@ -85,9 +85,18 @@ public sealed partial class ClientSession
         var tables = new Dictionary<QualifiedName, TableInfo?>();
         foreach (var statement in plan.Statements)
         {
-            if (NeedsTableLookup(statement) && !tables.ContainsKey(statement.TargetTable!.Value) && MainBackend is { } main)
+            if (!NeedsTableLookup(statement))
             {
-                tables[statement.TargetTable.Value] = await catalog.TableAsync(statement.TargetTable.Value, (text, token) => QueryMainAsync(main, text, token), cancellationToken);
+                continue;
+            }
+
+            // The target's defaults; for INSERT INTO t SELECT * FROM s, also s (how many columns it fills).
+            foreach (var name in new[] { statement.TargetTable!.Value, WriteRewriter.StarSourceOf(sql, statement) ?? statement.TargetTable.Value })
+            {
+                if (!tables.ContainsKey(name) && MainBackend is { } main)
+                {
+                    tables[name] = await catalog.TableAsync(name, (text, token) => QueryMainAsync(main, text, token), cancellationToken);
+                }
             }
         }
 

@@ -244,6 +244,37 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Equal(["0 of 6, codes 6"], wrong);
     }
 
+    /// <summary>
+    /// INSERT ... SELECT * (and TABLE, and a query in parentheses) into a table with a clock
+    /// default: when the source table tells how many columns the query fills, the default gets the
+    /// main node's time; when nothing tells, the statement is refused. Before, SELECT * was always
+    /// refused, and TABLE s or (SELECT * FROM s) left the default to each node.
+    /// </summary>
+    [Fact]
+    public async Task InsertSelectStarOrTable_FillsTheClockDefaultItLeavesOut()
+    {
+        await SetUpAsync("""
+            CREATE TABLE ev (id int, created timestamptz DEFAULT now());
+            CREATE TABLE ids (id int);
+            CREATE TABLE archive (id int, created timestamptz DEFAULT now(), archived timestamptz DEFAULT clock_timestamp());
+            INSERT INTO ev (id) VALUES (1), (2);
+            INSERT INTO ids VALUES (3);
+            """);
+        await using var connection = await OpenAsync();
+        await ExecuteEachAsync(connection, false,
+            "INSERT INTO archive SELECT * FROM ev",
+            "INSERT INTO archive TABLE ids",
+            "INSERT INTO archive (SELECT * FROM ids)",
+            "INSERT INTO archive SELECT i.* FROM ids AS i WHERE id = 3 RETURNING id",
+            "INSERT INTO archive (id) TABLE ids");
+        var unknownWidth = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, "INSERT INTO archive SELECT * FROM ids, ev"));
+
+        Assert.Equal("0A000", unknownWidth.SqlState);
+        await AssertIdenticalAsync("archive");
+        Assert.Equal(["6 rows, 0 without archived, 0 without created"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database,
+            "SELECT count(*) || ' rows, ' || count(*) FILTER (WHERE archived IS NULL) || ' without archived, ' || count(*) FILTER (WHERE created IS NULL) || ' without created' FROM archive"));
+    }
+
     [Fact]
     public async Task TimeDefault_InInsertSelectWithColumnList_IsTheSameEverywhere()
     {
@@ -324,17 +355,19 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
     }
 
     /// <summary>
-    /// INSERT ... SELECT without a column list: a SELECT list that fills every column with a time
-    /// default runs; one that leaves such a column to the nodes (or hides its width behind *) is refused.
+    /// INSERT ... SELECT without a column list runs when the proxy can tell which columns the
+    /// query fills (its SELECT list, or * over one table): a time default it leaves out gets the
+    /// main node's time. A * over a join hides the width: refused.
     /// </summary>
     [Theory]
     [InlineData("INSERT INTO dst SELECT id, n, at FROM src", true)]
     [InlineData("INSERT INTO dst SELECT DISTINCT ON (id) id, n * 2, at FROM src ORDER BY id", true)]
     [InlineData("WITH moved AS (DELETE FROM src RETURNING *) INSERT INTO dst SELECT id + 10, n, at FROM moved", true)]
     [InlineData("INSERT INTO dst WITH s AS (SELECT * FROM src) SELECT s.id, s.n, s.at FROM s", true)]
-    [InlineData("INSERT INTO dst SELECT id, n FROM src", false)]
-    [InlineData("INSERT INTO dst SELECT * FROM src", false)]
-    [InlineData("INSERT INTO dst SELECT src.* FROM src", false)]
+    [InlineData("INSERT INTO dst SELECT id, n FROM src", true)]
+    [InlineData("INSERT INTO dst SELECT * FROM src", true)]
+    [InlineData("INSERT INTO dst SELECT src.* FROM src", true)]
+    [InlineData("INSERT INTO dst SELECT * FROM src JOIN src AS s2 USING (id)", false)]
     public async Task InsertSelectWithoutAColumnList_RunsWhenItsSelectListFillsTheTimeDefault(string sql, bool runs)
     {
         await SetUpAsync("CREATE TABLE src (id int, n int, at timestamptz); INSERT INTO src VALUES (1, 1, '2020-01-01'), (2, 2, '2020-01-02'); " +
