@@ -244,7 +244,7 @@ public static partial class WriteRewriter
             return RewriteCopyDefaults(sql, tokens, copied, allow, edits, ref copyFill);
         }
 
-        if (statement.TargetTable is { } target && statement.Kind is StatementKind.Insert or StatementKind.Update)
+        if (statement.TargetTable is { } target && statement.Kind is StatementKind.Insert or StatementKind.Update or StatementKind.Merge)
         {
             var table = tables(target);
             if (table is null)
@@ -252,7 +252,7 @@ public static partial class WriteRewriter
                 return null; // unknown table: the statement will fail the same way on every node
             }
 
-            if (insertLock && statement.Kind == StatementKind.Insert && table.UsesSequence && statement.InsertLockHint != false)
+            if (insertLock && statement.Kind is StatementKind.Insert or StatementKind.Merge && table.UsesSequence && statement.InsertLockHint != false)
             {
                 lockKeys.Add(TableLockKey(table));
             }
@@ -263,9 +263,13 @@ public static partial class WriteRewriter
 
             if (table.Columns.Any(c => c.Default is ColumnDefault.Time or ColumnDefault.Random))
             {
-                var refusal = statement.Kind == StatementKind.Insert
-                    ? RewriteInsertDefaults(sql, tokens, table, valuesTuples, tables, allow, edits, slots, ref clocks)
-                    : RewriteUpdateDefaults(sql, tokens, table, allow, edits, slots, ref clocks);
+                var refusal = statement.Kind switch
+                {
+                    StatementKind.Insert => RewriteInsertDefaults(sql, tokens, table, valuesTuples, tables, allow, edits, slots, ref clocks),
+                    StatementKind.Merge => RewriteUpdateDefaults(sql, tokens, table, allow, edits, slots, ref clocks)
+                        ?? RewriteMergeInsertDefaults(sql, tokens, table, allow, edits, slots, ref clocks),
+                    _ => RewriteUpdateDefaults(sql, tokens, table, allow, edits, slots, ref clocks),
+                };
                 if (refusal is not null)
                 {
                     return refusal;
@@ -907,6 +911,101 @@ public static partial class WriteRewriter
 
         edits.Add(new Edit(tokens[close].Start, 0, [(", " + string.Join(", ", omitted.Select(c => c.Name)), -1)]));
         copyFill = new CopyRowFill(layout, [.. omitted.Select(c => Unquote(c.Name))], new SqlTemplate(select, slots));
+        return null;
+    }
+
+    /// <summary>
+    /// MERGE ... WHEN NOT MATCHED THEN INSERT [(columns)] { VALUES (...) | DEFAULT VALUES }: a
+    /// column with a clock default that the action leaves out (or sets to DEFAULT) gets the main
+    /// node's time. A random default would need a value per row: refused unless allowed.
+    /// </summary>
+    private static string? RewriteMergeInsertDefaults(string sql, List<SqlToken> tokens, TableInfo table, bool allow, List<Edit> edits, List<SlotKind> slots, ref ClockSlots clocks)
+    {
+        for (var i = 0; i + 1 < tokens.Count; i++)
+        {
+            if (!SqlLexer.IsKeyword(sql, tokens[i], "then") || !SqlLexer.IsKeyword(sql, tokens[i + 1], "insert"))
+            {
+                continue;
+            }
+
+            var insert = i + 1;
+            var k = insert + 1;
+            List<string>? listed = null;
+            var listClose = -1;
+            if (k < tokens.Count && tokens[k].Kind == SqlTokenKind.OpenParen && Matching(tokens, k) is var close and > 0)
+            {
+                listed = [.. Items(tokens, k, close).Select(item => Unquote(ColumnName(sql, tokens[item.First])))];
+                listClose = close;
+                k = close + 1;
+            }
+
+            while (k < tokens.Count && !SqlLexer.IsKeyword(sql, tokens[k], "values") && !SqlLexer.IsKeyword(sql, tokens[k], "default"))
+            {
+                k++; // OVERRIDING { SYSTEM | USER } VALUE
+            }
+
+            var defaultValues = k + 1 < tokens.Count && SqlLexer.IsKeyword(sql, tokens[k], "default") && SqlLexer.IsKeyword(sql, tokens[k + 1], "values");
+            var valuesOpen = k + 1;
+            if (!defaultValues && (valuesOpen >= tokens.Count || tokens[valuesOpen].Kind != SqlTokenKind.OpenParen || Matching(tokens, valuesOpen) < 0))
+            {
+                continue;
+            }
+
+            var valuesClose = defaultValues ? -1 : Matching(tokens, valuesOpen);
+            var items = defaultValues ? [] : Items(tokens, valuesOpen, valuesClose);
+            var targets = listed is null
+                ? table.Columns.Take(items.Count).ToList()
+                : [.. listed.Select(name => table.Columns.FirstOrDefault(c => Unquote(c.Name) == name) ?? new ColumnInfo(name, "", ColumnDefault.Deterministic, null, null))];
+            var missing = table.Columns.Where(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !targets.Contains(c)).ToList();
+            var defaulted = items.Select((item, index) => (item, index))
+                .Where(x => x.index < targets.Count && x.item.First == x.item.Last && SqlLexer.IsKeyword(sql, tokens[x.item.First], "default") && targets[x.index].Default is ColumnDefault.Time or ColumnDefault.Random)
+                .ToList();
+            if (missing.Concat(defaulted.Select(x => targets[x.index])).FirstOrDefault(c => c.Default == ColumnDefault.Random) is { } random)
+            {
+                if (allow)
+                {
+                    continue;
+                }
+
+                return $"the default of column {random.Name} ({random.RandomKind} per row) would differ on every node for rows a MERGE inserts; supply the column's values or set allow_nondeterministic_writes = on";
+            }
+
+            foreach (var (item, index) in defaulted)
+            {
+                edits.Add(new Edit(tokens[item.First].Start, tokens[item.First].Length, DefaultParts(targets[index], slots, ref clocks)));
+            }
+
+            if (missing.Count == 0)
+            {
+                continue;
+            }
+
+            var values = new List<(string, int)>();
+            foreach (var column in missing)
+            {
+                values.Add((values.Count == 0 && (defaultValues || items.Count == 0) ? "" : ", ", -1));
+                values.AddRange(DefaultParts(column, slots, ref clocks));
+            }
+
+            if (defaultValues)
+            {
+                values.Insert(0, ($"({string.Join(", ", missing.Select(c => c.Name))}) VALUES (", -1));
+                values.Add((")", -1));
+                edits.Add(new Edit(tokens[k].Start, tokens[k + 1].End - tokens[k].Start, values));
+                continue;
+            }
+
+            if (listed is null && table.Width != table.Columns.Count)
+            {
+                return allow ? null : $"MERGE inserts into {table.Name} without naming its columns and leaves column {missing[0].Name} to its time default; name the inserted columns";
+            }
+
+            edits.Add(listed is null
+                ? new Edit(tokens[insert].End, 0, [($" ({string.Join(", ", targets.Concat(missing).Select(c => c.Name))})", -1)])
+                : new Edit(tokens[listClose].Start, 0, [(", " + string.Join(", ", missing.Select(c => c.Name)), -1)]));
+            edits.Add(new Edit(tokens[valuesClose].Start, 0, values));
+        }
+
         return null;
     }
 

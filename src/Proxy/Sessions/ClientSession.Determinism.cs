@@ -105,7 +105,7 @@ public sealed partial class ClientSession
 
     /// <summary>A write whose target table's column defaults decide how it is made deterministic.</summary>
     private static bool NeedsTableLookup(StatementInfo statement) =>
-        statement.TargetTable is not null && statement.Kind is StatementKind.Insert or StatementKind.Update or StatementKind.CopyFrom;
+        statement.TargetTable is not null && statement.Kind is StatementKind.Insert or StatementKind.Update or StatementKind.Merge or StatementKind.CopyFrom;
 
     /// <summary>The values a template's holes take for this execution (the main node's clocks when needed).</summary>
     private async Task<IReadOnlyList<string>?> TemplateValuesAsync(SqlTemplate template, CancellationToken cancellationToken)

@@ -275,6 +275,40 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
             "SELECT count(*) || ' rows, ' || count(*) FILTER (WHERE archived IS NULL) || ' without archived, ' || count(*) FILTER (WHERE created IS NULL) || ' without created' FROM archive"));
     }
 
+    /// <summary>
+    /// MERGE that inserts rows (PostgreSQL 15): a clock default the INSERT action leaves out or
+    /// sets to DEFAULT gets the main node's time, with or without a column list or as DEFAULT
+    /// VALUES; a random default is refused. Before, every node computed them itself: different
+    /// timestamps and, for a uuid key, different keys.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task MergeInsertingRows_GetsTheMainNodesTimeForClockDefaults_AndRefusesRandomOnes(bool prepared)
+    {
+        await SetUpAsync("""
+            CREATE TABLE mt (id int, n int, created timestamptz DEFAULT now(), due date DEFAULT CURRENT_DATE + 1);
+            CREATE TABLE ms (id int, n int);
+            INSERT INTO ms VALUES (1, 10), (2, 20), (3, 30), (4, 40);
+            CREATE TABLE mr (id int, token uuid DEFAULT gen_random_uuid());
+            """);
+        await using var connection = await OpenAsync();
+        await ExecuteEachAsync(connection, prepared,
+            "MERGE INTO mt USING ms ON mt.id = ms.id "
+            + "WHEN NOT MATCHED AND ms.id = 1 THEN INSERT (id, n) VALUES (ms.id, ms.n) "
+            + "WHEN NOT MATCHED AND ms.id = 2 THEN INSERT VALUES (ms.id, ms.n) "
+            + "WHEN NOT MATCHED AND ms.id = 3 THEN INSERT (id, n, created, due) VALUES (ms.id, ms.n, DEFAULT, DEFAULT) "
+            + "WHEN NOT MATCHED THEN INSERT DEFAULT VALUES",
+            "MERGE INTO mt USING ms ON mt.id = ms.id WHEN MATCHED AND ms.id = 1 THEN UPDATE SET n = 11, created = DEFAULT");
+        var random = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, "MERGE INTO mr USING ms ON mr.id = ms.id WHEN NOT MATCHED THEN INSERT (id) VALUES (ms.id)", prepared));
+
+        Assert.Equal("0A000", random.SqlState);
+        Assert.Contains("token", random.MessageText);
+        await AssertIdenticalAsync("mt");
+        Assert.Equal(["4 rows, 0 without created, 0 with another due"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database,
+            "SELECT count(*) || ' rows, ' || count(*) FILTER (WHERE created IS NULL) || ' without created, ' || count(*) FILTER (WHERE due IS DISTINCT FROM CURRENT_DATE + 1) || ' with another due' FROM mt"));
+    }
+
     [Fact]
     public async Task TimeDefault_InInsertSelectWithColumnList_IsTheSameEverywhere()
     {
