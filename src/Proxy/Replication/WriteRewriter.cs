@@ -277,7 +277,63 @@ public static partial class WriteRewriter
             }
         }
 
+        // 5. INSERTs inside WITH (WITH ins AS (INSERT ... RETURNING id) SELECT ...): their defaults too.
+        foreach (var (body, insertTarget) in InsertsInWith(sql, tokens))
+        {
+            if (tables(insertTarget) is { } inserted && inserted.Columns.Any(c => c.Default is ColumnDefault.Time or ColumnDefault.Random)
+                && RewriteInsertDefaults(sql, body, inserted, FindValuesTuples(sql, body), tables, allow, edits, slots, ref clocks) is { } refusal)
+            {
+                return refusal;
+            }
+        }
+
         return null;
+    }
+
+    /// <summary>
+    /// The INSERTs that are the body of a WITH query (<c>name AS [[NOT] MATERIALIZED] (INSERT ...)</c>):
+    /// the tokens inside the parentheses and the table each inserts into.
+    /// </summary>
+    private static List<(List<SqlToken> Body, QualifiedName Target)> InsertsInWith(string sql, List<SqlToken> tokens)
+    {
+        var inserts = new List<(List<SqlToken>, QualifiedName)>();
+        if (tokens.Count == 0 || !SqlLexer.IsKeyword(sql, tokens[0], "with"))
+        {
+            return inserts;
+        }
+
+        for (var i = 1; i + 1 < tokens.Count; i++)
+        {
+            if (tokens[i].Kind != SqlTokenKind.OpenParen || !SqlLexer.IsKeyword(sql, tokens[i + 1], "insert") || Matching(tokens, i) is not (var close and > 0))
+            {
+                continue;
+            }
+
+            var body = tokens.GetRange(i + 1, close - i - 1);
+            var reader = new TokenReader(sql, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(body));
+            var name = 2; // INSERT INTO name
+            if (reader.Is(1, "into") && reader.ReadName(ref name) is { } target)
+            {
+                inserts.Add((body, target));
+            }
+        }
+
+        return inserts;
+    }
+
+    /// <summary>The tables that INSERTs inside WITH insert into, which the session looks up before rewriting.</summary>
+    public static IEnumerable<QualifiedName> InsertTargetsInWith(string sql, StatementInfo statement)
+    {
+        ArgumentNullException.ThrowIfNull(statement);
+        var text = sql.AsSpan(statement.Start, statement.Length).TrimStart();
+        if (statement.IsReadOnly || !text.StartsWith("with", StringComparison.OrdinalIgnoreCase))
+        {
+            return [];
+        }
+
+        var tokens = new List<SqlToken>();
+        SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
+        return InsertsInWith(sql, tokens).Select(insert => insert.Target);
     }
 
     /// <summary>Whether a statement changes rows (in its main part or a CTE) and skips locked ones somewhere.</summary>
@@ -383,9 +439,9 @@ public static partial class WriteRewriter
     private static (int NameEnd, int ListOpen, int ListClose, int Body) ShapeOfInsert(string sql, List<SqlToken> tokens, List<(int Start, int End, int OpenIndex, int CloseIndex)> tuples)
     {
         var i = 0;
-        while (i < tokens.Count && !SqlLexer.IsKeyword(sql, tokens[i], "into"))
+        for (var depth = 0; i < tokens.Count && (depth > 0 || !SqlLexer.IsKeyword(sql, tokens[i], "into")); i++)
         {
-            i++;
+            depth += tokens[i].Kind == SqlTokenKind.OpenParen ? 1 : tokens[i].Kind == SqlTokenKind.CloseParen ? -1 : 0; // not an INSERT inside a WITH
         }
 
         i++; // table name

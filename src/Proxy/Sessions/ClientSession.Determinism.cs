@@ -85,13 +85,12 @@ public sealed partial class ClientSession
         var tables = new Dictionary<QualifiedName, TableInfo?>();
         foreach (var statement in plan.Statements)
         {
-            if (!NeedsTableLookup(statement))
-            {
-                continue;
-            }
-
-            // The target's defaults; for INSERT INTO t SELECT * FROM s, also s (how many columns it fills).
-            foreach (var name in new[] { statement.TargetTable!.Value, WriteRewriter.StarSourceOf(sql, statement) ?? statement.TargetTable.Value })
+            // The target's defaults; for INSERT INTO t SELECT * FROM s, also s (how many columns it
+            // fills); and the tables INSERTs inside WITH insert into.
+            IEnumerable<QualifiedName> names = NeedsTableLookup(statement)
+                ? [statement.TargetTable!.Value, WriteRewriter.StarSourceOf(sql, statement) ?? statement.TargetTable.Value]
+                : [];
+            foreach (var name in names.Concat(WriteRewriter.InsertTargetsInWith(sql, statement)))
             {
                 if (!tables.ContainsKey(name) && MainBackend is { } main)
                 {

@@ -309,6 +309,28 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
             "SELECT count(*) || ' rows, ' || count(*) FILTER (WHERE created IS NULL) || ' without created, ' || count(*) FILTER (WHERE due IS DISTINCT FROM CURRENT_DATE + 1) || ' with another due' FROM mt"));
     }
 
+    /// <summary>
+    /// An INSERT inside WITH (WITH ins AS (INSERT ... RETURNING id) SELECT ...) fills the clock
+    /// defaults it leaves out like any INSERT, in the main statement's INSERT too. Before, each node
+    /// computed them itself.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task InsertInsideWith_GetsTheMainNodesTimeForClockDefaults(bool prepared)
+    {
+        await SetUpAsync("CREATE TABLE w (id serial, v text, created timestamptz DEFAULT now()); CREATE TABLE wlog (wid int, at timestamptz DEFAULT clock_timestamp())");
+        await using var connection = await OpenAsync();
+        await ExecuteEachAsync(connection, prepared,
+            "WITH ins AS (INSERT INTO w (v) VALUES ('a'), ('b') RETURNING id) SELECT count(*) FROM ins",
+            "WITH ins AS MATERIALIZED (INSERT INTO w (v) SELECT 'c' RETURNING id) INSERT INTO wlog (wid) SELECT id FROM ins");
+
+        await AssertIdenticalAsync("w");
+        await AssertIdenticalAsync("wlog");
+        Assert.Equal(["3 rows, 1 in the log"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database,
+            "SELECT count(*) || ' rows, ' || (SELECT count(at) FROM wlog) || ' in the log' FROM w WHERE created IS NOT NULL"));
+    }
+
     [Fact]
     public async Task TimeDefault_InInsertSelectWithColumnList_IsTheSameEverywhere()
     {
