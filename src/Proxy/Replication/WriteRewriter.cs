@@ -938,21 +938,22 @@ public static partial class WriteRewriter
             return null;
         }
 
-        string Refusal(string why) => $"COPY leaves column {omitted[0].Name} to its default, which each node would compute differently{why}; include the column in the data or set allow_nondeterministic_writes = on";
+        static string Refusal(ColumnInfo column, string why) =>
+            $"COPY leaves column {column.Name} to its default, which each node would compute differently ({why}); include the column in the data or set allow_nondeterministic_writes = on";
         if (omitted.FirstOrDefault(c => c.Default == ColumnDefault.Random) is { } random)
         {
-            return $"COPY leaves column {random.Name} to its default ({random.RandomKind} per row), which each node would compute differently; include the column in the data or set allow_nondeterministic_writes = on";
+            return Refusal(random, $"{random.RandomKind} per row");
         }
 
         var from = close + 1;
         if (from + 1 >= tokens.Count || !SqlLexer.IsKeyword(sql, tokens[from], "from") || !SqlLexer.IsKeyword(sql, tokens[from + 1], "stdin"))
         {
-            return Refusal(" (the proxy fills it only in data sent by the client)");
+            return Refusal(omitted[0], "the proxy fills it only in data sent by the client");
         }
 
         if (CopyDataLayout.Parse(sql, tokens, from + 2) is not { Format: not CopyDataFormat.Binary } layout)
         {
-            return Refusal(" (the proxy fills it only in text and CSV data with options it understands)");
+            return Refusal(omitted[0], "the proxy fills it only in text and CSV data with options it understands");
         }
 
         var slots = new List<SlotKind>();
