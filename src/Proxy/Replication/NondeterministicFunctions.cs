@@ -25,11 +25,15 @@ public static class NondeterministicFunctions
 
     /// <summary>The SQL type of a value the proxy can generate in place of a call ("float8", "uuid"), or null.</summary>
     public static string? InlineType(QualifiedName function) =>
-        function.Schema is null or "pg_catalog" or "public" && Inlinable.TryGetValue(function.Name, out var type) ? type : null;
+        IsBuiltInOrExtension(function) && Inlinable.TryGetValue(function.Name, out var type) ? type : null;
 
     /// <summary>Whether a call gives each node a different value (and cannot be inlined).</summary>
-    public static bool IsNotReproducible(QualifiedName function) =>
-        (function.Schema is null or "pg_catalog" or "public") && NotReproducible.Contains(function.Name);
+    public static bool IsNotReproducible(QualifiedName function) => IsBuiltInOrExtension(function) && NotReproducible.Contains(function.Name);
+
+    // Core functions live in pg_catalog; uuid-ossp's in whatever schema the extension was created
+    // in (Supabase puts it in "extensions"), so those count in any schema.
+    private static bool IsBuiltInOrExtension(QualifiedName function) =>
+        function.Schema is null or "pg_catalog" or "public" || function.Name.StartsWith("uuid_generate_", StringComparison.Ordinal);
 
     /// <summary>For a lower-cased column default expression: the generated value's type when it is random, else null.</summary>
     public static string? RandomKindOf(string lowerExpression)

@@ -396,9 +396,10 @@ public static partial class WriteRewriter
                 continue;
             }
 
+            // By name whatever the schema, as the catalog classified the default: pg_get_expr
+            // qualifies a function outside the search_path (extensions.uuid_generate_v4()).
             var qualified = i >= 2 && tokens[i - 1].Kind == SqlTokenKind.Dot;
-            var name = new QualifiedName(qualified ? expression.Substring(tokens[i - 2].Start, tokens[i - 2].Length).ToLowerInvariant() : null, expression.Substring(tokens[i].Start, tokens[i].Length).ToLowerInvariant());
-            if (NondeterministicFunctions.InlineType(name) is { } type)
+            if (NondeterministicFunctions.InlineType(new QualifiedName(null, expression.Substring(tokens[i].Start, tokens[i].Length).ToLowerInvariant())) is { } type)
             {
                 var start = qualified ? tokens[i - 2].Start : tokens[i].Start;
                 var slot = NewSlot(slots, type == "uuid" ? SlotKind.RandomUuid : SlotKind.RandomDouble);

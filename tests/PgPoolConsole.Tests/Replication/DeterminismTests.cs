@@ -331,6 +331,26 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
             "SELECT count(*) || ' rows, ' || (SELECT count(at) FROM wlog) || ' in the log' FROM w WHERE created IS NOT NULL"));
     }
 
+    /// <summary>
+    /// A random default from an extension installed in a schema off the search_path (Supabase's
+    /// extensions.uuid_generate_v4()): pg_get_expr qualifies the call, and it is still given one
+    /// generated value per row for every node; so is the call written in a VALUES list.
+    /// </summary>
+    [Fact]
+    public async Task RandomDefaultFromAnExtensionInItsOwnSchema_IsTheSameEverywhere()
+    {
+        await SetUpAsync("""
+            CREATE SCHEMA extensions;
+            CREATE EXTENSION "uuid-ossp" SCHEMA extensions;
+            CREATE TABLE ux (id int, token uuid DEFAULT extensions.uuid_generate_v4());
+            """);
+        (await proxy.PsqlAsync(_database, "INSERT INTO ux (id) VALUES (1), (2)")).EnsureSuccess();
+        (await proxy.PsqlAsync(_database, "INSERT INTO ux VALUES (3, extensions.uuid_generate_v4())")).EnsureSuccess();
+
+        await AssertIdenticalAsync("ux");
+        Assert.Equal(["3"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT token)::text FROM ux"));
+    }
+
     [Fact]
     public async Task TimeDefault_InInsertSelectWithColumnList_IsTheSameEverywhere()
     {
