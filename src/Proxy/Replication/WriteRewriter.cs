@@ -226,7 +226,7 @@ public static partial class WriteRewriter
         // at that moment, so two concurrent pops could take different rows on different nodes. Such
         // statements on one table run one at a time (an advisory lock on the main node, held until
         // commit, which is after the other nodes committed), so every node sees the same rows free.
-        if (!allow && ModifiesRowsSkippingLocked(sql, tokens, statement))
+        if (!allow && statement.ChangesRowsSkippingLocked)
         {
             var table = statement.TargetTable?.ToString() ?? "";
             lockKeys.Add($"{SkipLockedClass}, pg_catalog.hashtext('{table.Replace("'", "''", StringComparison.Ordinal)}')");
@@ -334,26 +334,6 @@ public static partial class WriteRewriter
         var tokens = new List<SqlToken>();
         SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
         return InsertsInWith(sql, tokens).Select(insert => insert.Target);
-    }
-
-    /// <summary>Whether a statement changes rows (in its main part or a CTE) and skips locked ones somewhere.</summary>
-    private static bool ModifiesRowsSkippingLocked(string sql, List<SqlToken> tokens, StatementInfo statement)
-    {
-        if (statement.IsReadOnly)
-        {
-            return false;
-        }
-
-        var skipsLocked = false;
-        var modifies = statement.Kind is StatementKind.Insert or StatementKind.Update or StatementKind.Delete or StatementKind.Merge;
-        for (var i = 0; i < tokens.Count; i++)
-        {
-            skipsLocked |= i + 1 < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i], "skip") && SqlLexer.IsKeyword(sql, tokens[i + 1], "locked");
-            modifies |= SqlLexer.IsKeyword(sql, tokens[i], "insert") || SqlLexer.IsKeyword(sql, tokens[i], "delete")
-                || (SqlLexer.IsKeyword(sql, tokens[i], "update") && !(i > 0 && (SqlLexer.IsKeyword(sql, tokens[i - 1], "for") || SqlLexer.IsKeyword(sql, tokens[i - 1], "key"))));
-        }
-
-        return skipsLocked && modifies;
     }
 
     /// <summary>insert_lock's advisory lock key for a table: its class and oid in one bigint.</summary>

@@ -24,6 +24,7 @@ public static partial class StatementClassifier
 
         f.ScanCalls = true;
         var writes = ScanQueryBody(r, i, ref f);
+        f.ChangesRowsSkippingLocked &= writes;
         if (f.Kind == StatementKind.Select)
         {
             var selectInto = FindSelectInto(r, i, ref f);
@@ -99,7 +100,7 @@ public static partial class StatementClassifier
         || r.Is(i, "delete") || r.Is(i, "merge");
 
     /// <summary>
-    /// Finds row-locking clauses (sets <see cref="Facts.IsLocking"/>) and returns whether any INSERT, UPDATE,
+    /// Finds row-locking clauses (sets <see cref="Facts.IsLocking"/>, and notes SKIP LOCKED) and returns whether any INSERT, UPDATE,
     /// DELETE or MERGE occurs, e.g. in a data-modifying CTE. A column that happens to be called "update"
     /// counts as a write: a false alarm only costs load balancing.
     /// </summary>
@@ -112,6 +113,8 @@ public static partial class StatementClassifier
             {
                 continue;
             }
+
+            f.ChangesRowsSkippingLocked |= r.Is(k, "skip") && r.Is(k + 1, "locked"); // only kept when the statement writes
 
             if (r.Is(k, "for"))
             {

@@ -110,6 +110,7 @@ public static partial class StatementClassifier
             InsertLockHint = facts.InsertLockHint,
             HasReturning = facts.HasReturning,
             IsWithHoldOrForUpdate = facts.IsLocking || facts.IsHoldableCursor,
+            ChangesRowsSkippingLocked = facts.ChangesRowsSkippingLocked,
             TargetTable = facts.TargetTable,
             BeginIsolationLevel = facts.IsolationLevel,
             TransactionReadOnly = facts.TransactionReadOnly,
@@ -284,6 +285,7 @@ public static partial class StatementClassifier
         public bool? InsertLockHint;
         public bool HasReturning;
         public bool IsLocking;
+        public bool ChangesRowsSkippingLocked;
         public QualifiedName? TargetTable;
 
         /// <summary>Whether function calls can occur, and in which token range.</summary>

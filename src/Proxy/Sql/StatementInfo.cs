@@ -55,6 +55,12 @@ public sealed class StatementInfo
     /// </summary>
     public bool IsWithHoldOrForUpdate { get; init; }
 
+    /// <summary>
+    /// True when the statement changes rows (in its main part or a WITH query) and a row-locking
+    /// clause in it skips locked rows (a queue pop: UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)).
+    /// </summary>
+    public bool ChangesRowsSkippingLocked { get; init; }
+
     /// <summary>The table written or locked: INSERT INTO x, UPDATE x, DELETE FROM x, MERGE INTO x, COPY x, TRUNCATE x (first), LOCK x (first).</summary>
     public QualifiedName? TargetTable { get; init; }
 

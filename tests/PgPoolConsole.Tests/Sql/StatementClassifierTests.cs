@@ -21,6 +21,18 @@ public sealed class StatementClassifierTests
         Assert.False(info.HasReturning);
     }
 
+    [Theory]
+    [InlineData("UPDATE jobs SET worker = 1 WHERE id = (SELECT id FROM jobs LIMIT 1 FOR UPDATE SKIP LOCKED)", true)]
+    [InlineData("WITH next AS (SELECT id FROM jobs LIMIT 1 FOR UPDATE SKIP LOCKED) DELETE FROM jobs USING next WHERE jobs.id = next.id", true)]
+    [InlineData("WITH popped AS (DELETE FROM jobs WHERE id IN (SELECT id FROM jobs FOR UPDATE SKIP LOCKED) RETURNING *) SELECT * FROM popped", true)]
+    [InlineData("SELECT id FROM jobs LIMIT 1 FOR UPDATE SKIP LOCKED", false)]
+    [InlineData("UPDATE jobs SET worker = 1 WHERE id = (SELECT id FROM jobs LIMIT 1 FOR UPDATE NOWAIT)", false)]
+    [InlineData("UPDATE jobs SET skip = 1, locked = 2", false)]
+    public void Classify_ChangesRowsSkippingLocked(string sql, bool expected)
+    {
+        Assert.Equal(expected, One(sql).ChangesRowsSkippingLocked);
+    }
+
     [Fact]
     public void Classify_PgbenchSelect_IsReadOnly()
     {
