@@ -161,7 +161,7 @@ public sealed class CatalogCache
                 return new ColumnInfo(name, type, ColumnDefault.Sequence, null, null);
             }
 
-            if (NondeterministicFunctions.RandomKindOf(lower) is { } randomKind)
+            if (NondeterministicFunctions.RandomCalls(defaultExpression) is [var (_, _, randomKind), ..])
             {
                 return new ColumnInfo(name, type, ColumnDefault.Random, defaultExpression, randomKind);
             }

@@ -35,18 +35,27 @@ public static class NondeterministicFunctions
     private static bool IsBuiltInOrExtension(QualifiedName function) =>
         function.Schema is null or "pg_catalog" or "public" || function.Name.StartsWith("uuid_generate_", StringComparison.Ordinal);
 
-    /// <summary>For a lower-cased column default expression: the generated value's type when it is random, else null.</summary>
-    public static string? RandomKindOf(string lowerExpression)
+    /// <summary>
+    /// The calls in an expression (a column default from pg_get_expr) whose value the proxy generates
+    /// once instead: where each is, with its schema if written, and the type of the value. Matched
+    /// by name whatever the schema: pg_get_expr qualifies a function outside the search_path.
+    /// </summary>
+    public static List<(int Start, int Length, string Type)> RandomCalls(string expression)
     {
-        foreach (var (name, type) in Inlinable)
+        var calls = new List<(int, int, string)>();
+        var tokens = new List<SqlToken>();
+        SqlLexer.Tokenize(expression, tokens);
+        for (var i = 0; i + 2 < tokens.Count; i++)
         {
-            if (lowerExpression.Contains(name + "(", StringComparison.Ordinal))
+            if (tokens[i].Kind == SqlTokenKind.Identifier && tokens[i + 1].Kind == SqlTokenKind.OpenParen && tokens[i + 2].Kind == SqlTokenKind.CloseParen
+                && Inlinable.TryGetValue(expression.Substring(tokens[i].Start, tokens[i].Length).ToLowerInvariant(), out var type))
             {
-                return type;
+                var start = i >= 2 && tokens[i - 1].Kind == SqlTokenKind.Dot ? tokens[i - 2].Start : tokens[i].Start;
+                calls.Add((start, tokens[i + 2].End - start, type));
             }
         }
 
-        return null;
+        return calls;
     }
 
     /// <summary>A value of the given type for every node: a random double in [0, 1) or a version 4 UUID.</summary>

@@ -367,24 +367,10 @@ public static partial class WriteRewriter
             replacements.Add((use.Start, use.Length, TimeParts(use.Cast, clocks.For(use.Source, slots))));
         }
 
-        var tokens = new List<SqlToken>();
-        SqlLexer.Tokenize(expression, tokens);
-        for (var i = 0; i + 2 < tokens.Count; i++)
+        foreach (var (start, length, type) in NondeterministicFunctions.RandomCalls(expression))
         {
-            if (tokens[i].Kind != SqlTokenKind.Identifier || tokens[i + 1].Kind != SqlTokenKind.OpenParen || tokens[i + 2].Kind != SqlTokenKind.CloseParen)
-            {
-                continue;
-            }
-
-            // By name whatever the schema, as the catalog classified the default: pg_get_expr
-            // qualifies a function outside the search_path (extensions.uuid_generate_v4()).
-            var qualified = i >= 2 && tokens[i - 1].Kind == SqlTokenKind.Dot;
-            if (NondeterministicFunctions.InlineType(new QualifiedName(null, expression.Substring(tokens[i].Start, tokens[i].Length).ToLowerInvariant())) is { } type)
-            {
-                var start = qualified ? tokens[i - 2].Start : tokens[i].Start;
-                var slot = NewSlot(slots, type == "uuid" ? SlotKind.RandomUuid : SlotKind.RandomDouble);
-                replacements.Add((start, tokens[i + 2].End - start, [("(", -1), ("", slot), ($"::{type})", -1)]));
-            }
+            var slot = NewSlot(slots, type == "uuid" ? SlotKind.RandomUuid : SlotKind.RandomDouble);
+            replacements.Add((start, length, [("(", -1), ("", slot), ($"::{type})", -1)]));
         }
 
         replacements.Sort((a, b) => a.Start.CompareTo(b.Start));
