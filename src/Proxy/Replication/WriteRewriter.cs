@@ -398,6 +398,41 @@ public static partial class WriteRewriter
             : _statement ??= NewSlot(slots, SlotKind.StatementTime);
     }
 
+    /// <summary>The columns an INSERT fills: the named ones (an unknown name matches no column), else the table's first <paramref name="positional"/>.</summary>
+    private static List<ColumnInfo> TargetColumns(TableInfo table, List<string>? listed, int positional) => listed is null
+        ? [.. table.Columns.Take(positional)]
+        : [.. listed.Select(name => table.Columns.FirstOrDefault(c => Unquote(c.Name) == Unquote(name)) ?? new ColumnInfo(name, "", ColumnDefault.Deterministic, null, null))];
+
+    /// <summary>The columns with a time or random default that <paramref name="targets"/> leaves to it.</summary>
+    private static List<ColumnInfo> LeftToDefault(TableInfo table, List<ColumnInfo> targets) =>
+        [.. table.Columns.Where(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !targets.Contains(c))];
+
+    /// <summary>
+    /// Names the columns the proxy adds values for: after the column list's last name, or, when
+    /// there is no list (<paramref name="listClose"/> -1), as a whole list after token
+    /// <paramref name="nameEnd"/>: the columns the statement fills by position, then the added ones.
+    /// </summary>
+    private static Edit ColumnListEdit(List<SqlToken> tokens, int listClose, int nameEnd, List<ColumnInfo> positional, List<ColumnInfo> added) => listClose >= 0
+        ? new Edit(tokens[listClose].Start, 0, [(", " + string.Join(", ", added.Select(c => c.Name)), -1)])
+        : new Edit(tokens[nameEnd].End, 0, [($" ({string.Join(", ", positional.Concat(added).Select(c => c.Name))})", -1)]);
+
+    /// <summary>The default values of <paramref name="columns"/>, separated by commas (one before the first too when <paramref name="leadingComma"/>).</summary>
+    private static List<(string, int)> DefaultsParts(List<ColumnInfo> columns, bool leadingComma, List<SlotKind> slots, ref ClockSlots clocks)
+    {
+        var parts = new List<(string, int)>();
+        for (var c = 0; c < columns.Count; c++)
+        {
+            parts.AddRange(c > 0 || leadingComma ? [(", ", -1)] : []);
+            parts.AddRange(DefaultParts(columns[c], slots, ref clocks));
+        }
+
+        return parts;
+    }
+
+    /// <summary>DEFAULT VALUES with the columns that need the proxy's values named: <c>(a, b) VALUES (..., ...)</c>.</summary>
+    private static List<(string, int)> DefaultValuesParts(List<ColumnInfo> columns, List<SlotKind> slots, ref ClockSlots clocks) =>
+        [($"({string.Join(", ", columns.Select(c => c.Name))}) VALUES (", -1), .. DefaultsParts(columns, leadingComma: false, slots, ref clocks), (")", -1)];
+
     /// <summary>
     /// Token indexes in INSERT INTO name [AS alias] [(columns)] [OVERRIDING ... VALUE] { VALUES |
     /// DEFAULT VALUES | query }: the name (or alias), the column list's parentheses (-1 when there
@@ -502,7 +537,7 @@ public static partial class WriteRewriter
         {
             i += 2;
         }
-        else if (reader.IsKind(i, SqlTokenKind.Identifier) && !NotAnAlias.Contains(reader.Text(i).ToString().ToLowerInvariant()))
+        else if (reader.IsKind(i, SqlTokenKind.Identifier) && IsAlias(reader.Text(i).ToString().ToLowerInvariant()))
         {
             i++;
         }
@@ -510,12 +545,17 @@ public static partial class WriteRewriter
         return EndsSingleTableQuery(reader, i) ? source : null;
     }
 
-    // Words that may follow a FROM item: none of them is its alias.
-    private static readonly HashSet<string> NotAnAlias = new(StringComparer.Ordinal)
+    // Words after a FROM item that leave the query's columns those of its one table.
+    private static readonly HashSet<string> KeepsOneTable = new(StringComparer.Ordinal) { "where", "order", "limit", "offset", "fetch", "for" };
+
+    // Words after a FROM item that may change its columns (a join, a set operation, grouping), or a sample clause.
+    private static readonly HashSet<string> MayChangeColumns = new(StringComparer.Ordinal)
     {
-        "where", "order", "limit", "offset", "fetch", "for", "returning", "on", "group", "having", "window",
-        "join", "inner", "left", "right", "full", "cross", "natural", "union", "except", "intersect", "tablesample",
+        "group", "having", "window", "join", "inner", "left", "right", "full", "cross", "natural", "union", "except", "intersect", "tablesample",
     };
+
+    // None of these is a FROM item's alias (RETURNING and ON belong to the INSERT).
+    private static bool IsAlias(string word) => !KeepsOneTable.Contains(word) && !MayChangeColumns.Contains(word) && word is not ("returning" or "on");
 
     // Nothing after the FROM item adds columns: no join, no second table, no set operation (up to
     // the INSERT's own RETURNING or ON CONFLICT).
@@ -535,8 +575,7 @@ public static partial class WriteRewriter
                 return true;
             }
 
-            if (reader.IsKind(i, SqlTokenKind.Comma) || (reader.IsKind(i, SqlTokenKind.Identifier) && NotAnAlias.Contains(reader.Text(i).ToString().ToLowerInvariant())
-                && !reader.Is(i, "where") && !reader.Is(i, "order") && !reader.Is(i, "limit") && !reader.Is(i, "offset") && !reader.Is(i, "fetch") && !reader.Is(i, "for")))
+            if (reader.IsKind(i, SqlTokenKind.Comma) || (reader.IsKind(i, SqlTokenKind.Identifier) && MayChangeColumns.Contains(reader.Text(i).ToString().ToLowerInvariant())))
             {
                 return false;
             }
@@ -739,11 +778,8 @@ public static partial class WriteRewriter
     {
         var (nameEnd, listOpen, listClose, i) = ShapeOfInsert(sql, tokens, tuples);
         List<string>? listed = listOpen < 0 ? null : [.. Items(tokens, listOpen, listClose).Select(item => ColumnName(sql, tokens[item.First]))];
-        bool Names(ColumnInfo column, string name) => Unquote(column.Name) == Unquote(name);
-        var targets = listed is null
-            ? table.Columns.Take(tuples.Count > 0 ? Items(tokens, tuples[0].OpenIndex, tuples[0].CloseIndex).Count : 0).ToList()
-            : [.. listed.Select(name => table.Columns.FirstOrDefault(c => Names(c, name)) ?? new ColumnInfo(name, "", ColumnDefault.Deterministic, null, null))];
-        var missing = table.Columns.Where(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !targets.Contains(c)).ToList();
+        var targets = TargetColumns(table, listed, tuples.Count > 0 ? Items(tokens, tuples[0].OpenIndex, tuples[0].CloseIndex).Count : 0);
+        var missing = LeftToDefault(table, targets);
 
         if (i >= tokens.Count)
         {
@@ -757,15 +793,7 @@ public static partial class WriteRewriter
                 return null;
             }
 
-            var parts = new List<(string, int)> { ($"({string.Join(", ", missing.Select(c => c.Name))}) VALUES (", -1) };
-            for (var c = 0; c < missing.Count; c++)
-            {
-                parts.AddRange(c == 0 ? [] : [(", ", -1)]);
-                parts.AddRange(DefaultParts(missing[c], slots, ref clocks));
-            }
-
-            parts.Add((")", -1));
-            edits.Add(new Edit(tokens[i].Start, tokens[i + 1].End - tokens[i].Start, parts));
+            edits.Add(new Edit(tokens[i].Start, tokens[i + 1].End - tokens[i].Start, DefaultValuesParts(missing, slots, ref clocks)));
             return null;
         }
 
@@ -815,17 +843,8 @@ public static partial class WriteRewriter
                 queryEnd--;
             }
 
-            edits.Add(listed is null
-                ? new Edit(tokens[nameEnd].End, 0, [($" ({string.Join(", ", filled!.Concat(missing).Select(c => c.Name))})", -1)])
-                : new Edit(tokens[listClose].Start, 0, [(", " + string.Join(", ", missing.Select(c => c.Name)), -1)]));
-            var prefix = new List<(string, int)> { ("SELECT pgpc_source.*", -1) };
-            foreach (var column in missing)
-            {
-                prefix.Add((", ", -1));
-                prefix.AddRange(DefaultParts(column, slots, ref clocks));
-            }
-
-            prefix.Add((" FROM (", -1));
+            edits.Add(ColumnListEdit(tokens, listClose, nameEnd, filled ?? [], missing));
+            List<(string, int)> prefix = [("SELECT pgpc_source.*", -1), .. DefaultsParts(missing, leadingComma: true, slots, ref clocks), (" FROM (", -1)];
             edits.Add(new Edit(tokens[queryStart].Start, 0, prefix));
             edits.Add(new Edit(tokens[queryEnd].End, 0, [(") AS pgpc_source", -1)]));
             return null;
@@ -846,27 +865,13 @@ public static partial class WriteRewriter
 
             if (missing.Count > 0)
             {
-                var added = new List<(string, int)>();
-                foreach (var column in missing)
-                {
-                    added.Add((", ", -1));
-                    added.AddRange(DefaultParts(column, slots, ref clocks));
-                }
-
-                edits.Add(new Edit(tokens[tuple.CloseIndex].Start, 0, added));
+                edits.Add(new Edit(tokens[tuple.CloseIndex].Start, 0, DefaultsParts(missing, leadingComma: true, slots, ref clocks)));
             }
         }
 
         if (missing.Count > 0)
         {
-            if (listed is not null)
-            {
-                edits.Add(new Edit(tokens[listClose].Start, 0, [(", " + string.Join(", ", missing.Select(c => c.Name)), -1)]));
-            }
-            else
-            {
-                edits.Add(new Edit(tokens[nameEnd].End, 0, [($" ({string.Join(", ", targets.Concat(missing).Select(c => c.Name))})", -1)]));
-            }
+            edits.Add(ColumnListEdit(tokens, listClose, nameEnd, targets, missing));
         }
 
         return null;
@@ -958,7 +963,7 @@ public static partial class WriteRewriter
             var listClose = -1;
             if (k < tokens.Count && tokens[k].Kind == SqlTokenKind.OpenParen && Matching(tokens, k) is var close and > 0)
             {
-                listed = [.. Items(tokens, k, close).Select(item => Unquote(ColumnName(sql, tokens[item.First])))];
+                listed = [.. Items(tokens, k, close).Select(item => ColumnName(sql, tokens[item.First]))];
                 listClose = close;
                 k = close + 1;
             }
@@ -977,10 +982,8 @@ public static partial class WriteRewriter
 
             var valuesClose = defaultValues ? -1 : Matching(tokens, valuesOpen);
             var items = defaultValues ? [] : Items(tokens, valuesOpen, valuesClose);
-            var targets = listed is null
-                ? table.Columns.Take(items.Count).ToList()
-                : [.. listed.Select(name => table.Columns.FirstOrDefault(c => Unquote(c.Name) == name) ?? new ColumnInfo(name, "", ColumnDefault.Deterministic, null, null))];
-            var missing = table.Columns.Where(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !targets.Contains(c)).ToList();
+            var targets = TargetColumns(table, listed, items.Count);
+            var missing = LeftToDefault(table, targets);
             var defaulted = items.Select((item, index) => (item, index))
                 .Where(x => x.index < targets.Count && x.item.First == x.item.Last && SqlLexer.IsKeyword(sql, tokens[x.item.First], "default") && targets[x.index].Default is ColumnDefault.Time or ColumnDefault.Random)
                 .ToList();
@@ -1004,18 +1007,9 @@ public static partial class WriteRewriter
                 continue;
             }
 
-            var values = new List<(string, int)>();
-            foreach (var column in missing)
-            {
-                values.Add((values.Count == 0 && (defaultValues || items.Count == 0) ? "" : ", ", -1));
-                values.AddRange(DefaultParts(column, slots, ref clocks));
-            }
-
             if (defaultValues)
             {
-                values.Insert(0, ($"({string.Join(", ", missing.Select(c => c.Name))}) VALUES (", -1));
-                values.Add((")", -1));
-                edits.Add(new Edit(tokens[k].Start, tokens[k + 1].End - tokens[k].Start, values));
+                edits.Add(new Edit(tokens[k].Start, tokens[k + 1].End - tokens[k].Start, DefaultValuesParts(missing, slots, ref clocks)));
                 continue;
             }
 
@@ -1024,10 +1018,8 @@ public static partial class WriteRewriter
                 return allow ? null : $"MERGE inserts into {table.Name} without naming its columns and leaves column {missing[0].Name} to its time default; name the inserted columns";
             }
 
-            edits.Add(listed is null
-                ? new Edit(tokens[insert].End, 0, [($" ({string.Join(", ", targets.Concat(missing).Select(c => c.Name))})", -1)])
-                : new Edit(tokens[listClose].Start, 0, [(", " + string.Join(", ", missing.Select(c => c.Name)), -1)]));
-            edits.Add(new Edit(tokens[valuesClose].Start, 0, values));
+            edits.Add(ColumnListEdit(tokens, listClose, insert, targets, missing));
+            edits.Add(new Edit(tokens[valuesClose].Start, 0, DefaultsParts(missing, leadingComma: items.Count > 0, slots, ref clocks)));
         }
 
         return null;
