@@ -8,8 +8,7 @@ public sealed partial class ClientSession
 {
     private const int CopyFlushThreshold = 64 * 1024;
 
-    // For a COPY whose rows get the values of time defaults they leave out (see CopyRowFill).
-    private CopyRowFiller? _copyRowFiller;
+    // Reused buffers for a COPY whose rows get the values of time defaults they leave out (see CopyRowFill).
     private readonly ArrayBufferWriter<byte> _copyRows = new();
     private readonly ArrayBufferWriter<byte> _copyMessage = new();
 
@@ -46,12 +45,12 @@ public sealed partial class ClientSession
         // Tell the client to send data (the main node's CopyInResponse).
         _clientOut.Write(main.CopyInResponse);
         await _clientOut.FlushAsync(cancellationToken);
-        await RelayCopyDataAsync(copying, cancellationToken);
+        await RelayCopyDataAsync(copying, request.CopyRowFiller, cancellationToken);
         await FinishCopyAsync(copying, cancellationToken);
     }
 
     /// <summary>Relays CopyData/CopyDone/CopyFail from the client to every copying node.</summary>
-    private async Task RelayCopyDataAsync(List<NodeResult> copying, CancellationToken cancellationToken)
+    private async Task RelayCopyDataAsync(List<NodeResult> copying, CopyRowFiller? filler, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -68,7 +67,7 @@ public sealed partial class ClientSession
 
             switch (message.TypeChar)
             {
-                case 'd' when _copyRowFiller is { } filler:
+                case 'd' when filler is not null:
                     _copyRows.ResetWrittenCount();
                     filler.Transform(message.Payload, _copyRows);
                     await WriteToAllAsync(copying, CopyDataOf(_copyRows), flush: false, cancellationToken);
@@ -76,7 +75,7 @@ public sealed partial class ClientSession
                 case 'd':
                     await WriteToAllAsync(copying, message.Raw, flush: false, cancellationToken);
                     break;
-                case 'c' when _copyRowFiller is { } filler:
+                case 'c' when filler is not null:
                     _copyRows.ResetWrittenCount();
                     filler.Complete(_copyRows);
                     if (_copyRows.WrittenCount > 0)

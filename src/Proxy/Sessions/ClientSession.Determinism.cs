@@ -156,7 +156,7 @@ public sealed partial class ClientSession
                 continue;
             }
 
-            if (result.Error is { } error || result.Rows.Count != 1)
+            if (result.Error is not null || result.Rows.Count != 1)
             {
                 return (null, $"the defaults of {string.Join(", ", fill.Columns)} could not be evaluated for the COPY: {result.Error?.Message ?? "no row"}");
             }

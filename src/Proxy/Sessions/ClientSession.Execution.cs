@@ -70,9 +70,10 @@ public sealed partial class ClientSession
             return false;
         }
 
+        CopyRowFiller? copyRowFiller = null;
         if (rewrite.CopyFill is { } fill)
         {
-            (_copyRowFiller, var copyRefusal) = await PrepareCopyFillAsync(fill, cancellationToken);
+            (copyRowFiller, var copyRefusal) = await PrepareCopyFillAsync(fill, cancellationToken);
             if (copyRefusal is not null)
             {
                 await RefuseAsync(copyRefusal, sendReady: final, cancellationToken);
@@ -97,22 +98,14 @@ public sealed partial class ClientSession
             WrapInTransaction = wrap,
             MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
             StartsTransaction = _transactionStatus == 'I' && plan.BeginsTransaction,
+            CopyRowFiller = copyRowFiller,
         };
         if (plan.ChangesCatalog)
         {
             NoteCatalogChange();
         }
 
-        bool succeeded;
-        try
-        {
-            succeeded = await ExecuteAndRelayAsync(request, plan, final, cancellationToken);
-        }
-        finally
-        {
-            _copyRowFiller = null;
-        }
-
+        var succeeded = await ExecuteAndRelayAsync(request, plan, final, cancellationToken);
         _listening |= plan.Statements.Any(s => s.Kind == StatementKind.Listen);
         if (plan.ChangesPreparedStatements)
         {

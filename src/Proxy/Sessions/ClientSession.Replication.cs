@@ -57,6 +57,9 @@ internal sealed class ReplicatedRequest
 
     /// <summary>The client's request opens a transaction block (BEGIN, START TRANSACTION) and ends with ReadyForQuery.</summary>
     public bool StartsTransaction { get; init; }
+
+    /// <summary>For a COPY FROM STDIN that leaves time defaults out: appends their values to every row of the client's data.</summary>
+    public Replication.CopyRowFiller? CopyRowFiller { get; init; }
 }
 
 public sealed partial class ClientSession
