@@ -321,21 +321,6 @@ public static partial class WriteRewriter
         return inserts;
     }
 
-    /// <summary>The tables that INSERTs inside WITH insert into, which the session looks up before rewriting.</summary>
-    public static IEnumerable<QualifiedName> InsertTargetsInWith(string sql, StatementInfo statement)
-    {
-        ArgumentNullException.ThrowIfNull(statement);
-        var text = sql.AsSpan(statement.Start, statement.Length).TrimStart();
-        if (statement.IsReadOnly || !text.StartsWith("with", StringComparison.OrdinalIgnoreCase))
-        {
-            return [];
-        }
-
-        var tokens = new List<SqlToken>();
-        SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
-        return InsertsInWith(sql, tokens).Select(insert => insert.Target);
-    }
-
     /// <summary>insert_lock's advisory lock key for a table: its class and oid in one bigint.</summary>
     private static string TableLockKey(TableInfo table) => ((LockClass << 32) | table.Oid).ToString(CultureInfo.InvariantCulture);
 
@@ -482,23 +467,41 @@ public static partial class WriteRewriter
             || SqlLexer.IsKeyword(sql, tokens[i], "table") || SqlLexer.IsKeyword(sql, tokens[i], "values"));
 
     /// <summary>
-    /// For an INSERT without a column list whose query is <c>SELECT * FROM s</c> (or <c>TABLE s</c>,
-    /// in parentheses or not): s, whose width tells which columns the query fills. The session looks
-    /// it up before rewriting.
+    /// The tables whose catalog facts the rewrite of a statement needs, for the session to look up
+    /// first: the target of an INSERT, UPDATE, MERGE or COPY FROM; for an INSERT without a column
+    /// list whose query is <c>SELECT * FROM s</c> or <c>TABLE s</c>, also s (its width tells which
+    /// columns the query fills); and the tables INSERTs inside WITH insert into.
     /// </summary>
-    public static QualifiedName? StarSourceOf(string sql, StatementInfo statement)
+    public static List<QualifiedName> TablesToLookUp(string sql, StatementInfo statement)
     {
         ArgumentNullException.ThrowIfNull(statement);
-        var text = sql.AsSpan(statement.Start, statement.Length);
-        if (statement.Kind != StatementKind.Insert || (!text.Contains('*') && !text.Contains("table", StringComparison.OrdinalIgnoreCase)))
+        var names = new List<QualifiedName>();
+        if (statement.TargetTable is { } target && statement.Kind is StatementKind.Insert or StatementKind.Update or StatementKind.Merge or StatementKind.CopyFrom)
         {
-            return null; // most INSERTs: no lexing on their way
+            names.Add(target);
+        }
+
+        var text = sql.AsSpan(statement.Start, statement.Length);
+        var star = statement.Kind == StatementKind.Insert && (text.Contains('*') || text.Contains("table", StringComparison.OrdinalIgnoreCase));
+        var with = !statement.IsReadOnly && text.TrimStart().StartsWith("with", StringComparison.OrdinalIgnoreCase);
+        if (!star && !with)
+        {
+            return names; // most statements: no lexing on their way
         }
 
         var tokens = new List<SqlToken>();
         SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
-        var shape = ShapeOfInsert(sql, tokens, FindValuesTuples(sql, tokens));
-        return shape.ListOpen < 0 ? StarSource(sql, tokens, shape.Body) : null;
+        if (star && ShapeOfInsert(sql, tokens, FindValuesTuples(sql, tokens)) is { ListOpen: < 0 } shape && StarSource(sql, tokens, shape.Body) is { } source)
+        {
+            names.Add(source);
+        }
+
+        if (with)
+        {
+            names.AddRange(InsertsInWith(sql, tokens).Select(insert => insert.Target));
+        }
+
+        return names;
     }
 
     private static QualifiedName? StarSource(string sql, List<SqlToken> tokens, int i)

@@ -85,12 +85,7 @@ public sealed partial class ClientSession
         var tables = new Dictionary<QualifiedName, TableInfo?>();
         foreach (var statement in plan.Statements)
         {
-            // The target's defaults; for INSERT INTO t SELECT * FROM s, also s (how many columns it
-            // fills); and the tables INSERTs inside WITH insert into.
-            IEnumerable<QualifiedName> names = NeedsTableLookup(statement)
-                ? [statement.TargetTable!.Value, WriteRewriter.StarSourceOf(sql, statement) ?? statement.TargetTable.Value]
-                : [];
-            foreach (var name in names.Concat(WriteRewriter.InsertTargetsInWith(sql, statement)))
+            foreach (var name in WriteRewriter.TablesToLookUp(sql, statement))
             {
                 if (!tables.ContainsKey(name) && MainBackend is { } main)
                 {
@@ -101,10 +96,6 @@ public sealed partial class ClientSession
 
         return WriteRewriter.Rewrite(sql, plan, name => tables.GetValueOrDefault(name), options.AllowNondeterministicWrites, options.InsertLock);
     }
-
-    /// <summary>A write whose target table's column defaults decide how it is made deterministic.</summary>
-    private static bool NeedsTableLookup(StatementInfo statement) =>
-        statement.TargetTable is not null && statement.Kind is StatementKind.Insert or StatementKind.Update or StatementKind.Merge or StatementKind.CopyFrom;
 
     /// <summary>The values a template's holes take for this execution (the main node's clocks when needed).</summary>
     private async Task<IReadOnlyList<string>?> TemplateValuesAsync(SqlTemplate template, CancellationToken cancellationToken)

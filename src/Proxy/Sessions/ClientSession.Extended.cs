@@ -135,7 +135,7 @@ public sealed partial class ClientSession
                         LogStatementText(_logger, Id, sql);
                     }
 
-                    if (PendingPartChangesCatalog() && _batch.Refusal is null && !_batch.Failed && plan.Statements.Any(NeedsTableLookup))
+                    if (PendingPartChangesCatalog() && _batch.Refusal is null && !_batch.Failed && plan.Statements.Any(statement => WriteRewriter.TablesToLookUp(sql, statement).Count > 0))
                     {
                         await DispatchBeforeWriteAsync(cancellationToken);
                     }
