@@ -18,6 +18,9 @@ public enum SlotKind
 
     /// <summary>A version 4 UUID (gen_random_uuid()).</summary>
     RandomUuid,
+
+    /// <summary>The OID of a new large object, picked by the proxy (lo_creat(), lo_create(0) ...).</summary>
+    LargeObjectId,
 }
 
 /// <summary>
@@ -38,6 +41,8 @@ public sealed class SqlTemplate
 
     public bool NeedsClock => Slots.Any(s => s is SlotKind.TransactionTime or SlotKind.StatementTime);
 
+    public int LargeObjectIdCount => Slots.Count(s => s == SlotKind.LargeObjectId);
+
     /// <summary>Fills each hole with a quoted literal of its value.</summary>
     public string RenderLiterals(IReadOnlyList<string> values) => Render(slot => "'" + values[slot].Replace("'", "''", StringComparison.Ordinal) + "'");
 
@@ -55,15 +60,22 @@ public sealed class SqlTemplate
         return builder.ToString();
     }
 
-    /// <summary>The values for every hole: the clocks of the main node, and generated random values.</summary>
-    public IReadOnlyList<string> Values(string transactionTime, string statementTime) =>
-        [.. Slots.Select(kind => kind switch
+    /// <summary>
+    /// The values for every hole: the clocks of the main node, generated random values, and the
+    /// large object OIDs picked for this execution (as many as <see cref="LargeObjectIdCount"/>, in order).
+    /// </summary>
+    public IReadOnlyList<string> Values(string transactionTime, string statementTime, IReadOnlyList<long>? largeObjectIds = null)
+    {
+        var nextLargeObject = 0;
+        return [.. Slots.Select(kind => kind switch
         {
             SlotKind.TransactionTime => transactionTime,
             SlotKind.StatementTime => statementTime,
             SlotKind.RandomUuid => NondeterministicFunctions.Generate("uuid"),
+            SlotKind.LargeObjectId => largeObjectIds![nextLargeObject++].ToString(CultureInfo.InvariantCulture),
             _ => NondeterministicFunctions.Generate("float8"),
         })];
+    }
 }
 
 /// <summary>How to make a write deterministic on every node.</summary>
@@ -209,6 +221,11 @@ public static partial class WriteRewriter
                     return $"{name.Name}() would give every node a different value here (it is evaluated per row); pass the value explicitly, use it in a VALUES list, or set allow_nondeterministic_writes = on";
                 }
             }
+            else if (LargeObjectIds.IsCreator(name) && LargeObjectOidEdit(sql, tokens, i, start, name.Name, slots) is { } named)
+            {
+                edits.Add(named);
+                continue;
+            }
             else if (NondeterministicFunctions.IsNotReproducible(name) && !allow)
             {
                 return $"{name.Name}() returns a different value on every node, so the nodes would store different data; pass the value explicitly or set allow_nondeterministic_writes = on";
@@ -288,6 +305,50 @@ public static partial class WriteRewriter
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// A call that creates a large object under an OID of the server's choosing (<c>lo_creat(mode)</c>,
+    /// <c>lo_create(0)</c>, <c>lo_from_bytea(0, data)</c>, <c>lo_import(path)</c>): the edit that names
+    /// the OID instead, the same on every node. An OID argument that is not a constant (a parameter,
+    /// an expression) is kept unless it is 0. Null when the call names a constant OID (or cannot be read).
+    /// </summary>
+    private static Edit? LargeObjectOidEdit(string sql, List<SqlToken> tokens, int call, int start, string function, List<SlotKind> slots)
+    {
+        var open = call + 1;
+        if (Matching(tokens, open) is not (var close and > 0))
+        {
+            return null;
+        }
+
+        List<(string, int)> Oid(string before, string after) => [(before + "(", -1), ("", NewSlot(slots, SlotKind.LargeObjectId)), ("::pg_catalog.oid)" + after, -1)];
+        var items = Items(tokens, open, close);
+        if (function == "lo_creat")
+        {
+            // Its mode argument has been ignored since PostgreSQL 8.1; lo_create takes the OID.
+            return new Edit(start, tokens[close].End - start, Oid("pg_catalog.lo_create(", ")"));
+        }
+
+        var oidArgument = function == "lo_import" ? 1 : 0;
+        if (function == "lo_import" && items.Count == 1)
+        {
+            return new Edit(tokens[close].Start, 0, Oid(", ", ""));
+        }
+
+        if (items.Count <= oidArgument)
+        {
+            return null;
+        }
+
+        var (first, last) = items[oidArgument];
+        var from = tokens[first].Start;
+        var text = sql[from..tokens[last].End];
+        if (first == last && tokens[first].Kind is SqlTokenKind.Number or SqlTokenKind.String)
+        {
+            return text.Trim('\'') == "0" ? new Edit(from, text.Length, Oid("", "")) : null;
+        }
+
+        return new Edit(from, text.Length, Oid($"COALESCE(NULLIF(({text})::pg_catalog.oid, '0'), ", ")"));
     }
 
     /// <summary>

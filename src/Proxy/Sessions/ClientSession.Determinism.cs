@@ -57,6 +57,26 @@ public sealed partial class ClientSession
     }
 
     /// <summary>
+    /// Runs one of the proxy's own queries on the main node; when that node is lost meanwhile, the
+    /// next node becomes main and answers instead.
+    /// </summary>
+    private async Task<BackendQueryResult> QueryCurrentMainAsync(string sql, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var main = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+            try
+            {
+                return await QueryMainAsync(main, sql, cancellationToken);
+            }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                await HandleBackendLostAsync(main.NodeId, e, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
     /// Before routing a query that calls functions: make sure this database's function catalog is
     /// known, so a SELECT calling a volatile user function is recognised as a write.
     /// </summary>
@@ -112,7 +132,46 @@ public sealed partial class ClientSession
             (transactionTime, statementTime) = (transaction, statement);
         }
 
-        return template.Values(transactionTime, statementTime);
+        IReadOnlyList<long>? largeObjectIds = null;
+        if (template.LargeObjectIdCount > 0)
+        {
+            largeObjectIds = await NewLargeObjectIdsAsync(template.LargeObjectIdCount, cancellationToken);
+            if (largeObjectIds is null)
+            {
+                return null;
+            }
+        }
+
+        return template.Values(transactionTime, statementTime, largeObjectIds);
+    }
+
+    /// <summary>
+    /// OIDs for the large objects a write creates, the same on every node: above the main node's
+    /// highest (read in the session's transaction, so its own new objects count). Null when the
+    /// main node could not be asked (a failed transaction: the write then fails on every node) or
+    /// no OID is left above its highest.
+    /// </summary>
+    private async Task<IReadOnlyList<long>?> NewLargeObjectIdsAsync(int count, CancellationToken cancellationToken)
+    {
+        var result = await QueryCurrentMainAsync(LargeObjectIds.HighestQuery, cancellationToken);
+        if (!result.Succeeded || result.Rows.Count != 1)
+        {
+            return null;
+        }
+
+        long? highest = result.Rows[0][0] is { } text ? long.Parse(text, System.Globalization.CultureInfo.InvariantCulture) : null;
+        var ids = new long[count];
+        for (var i = 0; i < count; i++)
+        {
+            if (_context.LargeObjects.Next(highest) is not { } id)
+            {
+                return null;
+            }
+
+            ids[i] = id;
+        }
+
+        return ids;
     }
 
     /// <summary>
@@ -133,27 +192,13 @@ public sealed partial class ClientSession
             return (null, null);
         }
 
-        while (true)
+        var result = await QueryCurrentMainAsync(fill.Values.RenderLiterals(values), cancellationToken);
+        if (result.Error is not null || result.Rows.Count != 1)
         {
-            var main = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
-            BackendQueryResult result;
-            try
-            {
-                result = await QueryMainAsync(main, fill.Values.RenderLiterals(values), cancellationToken);
-            }
-            catch (Exception e) when (IsConnectionFailure(e))
-            {
-                await HandleBackendLostAsync(main.NodeId, e, cancellationToken);
-                continue;
-            }
-
-            if (result.Error is not null || result.Rows.Count != 1)
-            {
-                return (null, $"the defaults of {string.Join(", ", fill.Columns)} could not be evaluated for the COPY: {result.Error?.Message ?? "no row"}");
-            }
-
-            return (new CopyRowFiller(fill.Layout, fill.Columns, result.Rows[0]), null);
+            return (null, $"the defaults of {string.Join(", ", fill.Columns)} could not be evaluated for the COPY: {result.Error?.Message ?? "no row"}");
         }
+
+        return (new CopyRowFiller(fill.Layout, fill.Columns, result.Rows[0]), null);
     }
 
     // Client encodings in which a byte of a multibyte character can be a backslash, quote or

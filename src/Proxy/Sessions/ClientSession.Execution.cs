@@ -330,36 +330,25 @@ public sealed partial class ClientSession
             _clock.Missed();
         }
 
-        while (true)
+        var result = await QueryCurrentMainAsync(TimeFunctions.ReadClocksSql, cancellationToken);
+        if (!result.Succeeded || result.Rows.Count == 0)
         {
-            var main = MainBackend ?? throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
-            BackendQueryResult result;
-            try
-            {
-                result = await QueryMainAsync(main, TimeFunctions.ReadClocksSql, cancellationToken);
-            }
-            catch (Exception e) when (IsConnectionFailure(e))
-            {
-                await HandleBackendLostAsync(main.NodeId, e, cancellationToken);
-                continue;
-            }
-
-            if (!result.Succeeded || result.Rows.Count == 0)
-            {
-                return null;
-            }
-
-            var transaction = result.Rows[0][0]!;
-            if (_transactionStatus == 'T')
-            {
-                transaction = _clock.Store(transaction);
-            }
-
-            return (transaction, result.Rows[0][1]!);
+            return null;
         }
+
+        var transaction = result.Rows[0][0]!;
+        if (_transactionStatus == 'T')
+        {
+            transaction = _clock.Store(transaction);
+        }
+
+        return (transaction, result.Rows[0][1]!);
     }
 
-    /// <summary>A legacy FunctionCall ('F', used by large objects): a write on every node.</summary>
+    /// <summary>
+    /// A legacy FunctionCall ('F', used by large objects): a write on every node. One that creates
+    /// a large object gets an OID picked by the proxy, so every node creates the same one.
+    /// </summary>
     private async Task HandleFunctionCallAsync(PgMessage message, CancellationToken cancellationToken)
     {
         _request = MessageBuffer.Reuse(_request, 1024);
@@ -368,10 +357,20 @@ public sealed partial class ClientSession
             _request.Write(segment.Span);
         }
 
+        if (_request.WrittenCount <= MaxLargeObjectCreateLength && FunctionCallMessage.CreatesLargeObject(_request.WrittenSpan, out var resultFormat)
+            && await NewLargeObjectIdsAsync(1, cancellationToken) is [var oid])
+        {
+            _request = MessageBuffer.Reuse(_request, 1024);
+            FunctionCallMessage.LargeObjectCreate(_request, (uint)oid, resultFormat);
+        }
+
         var request = new ReplicatedRequest { Body = _request.WrittenMemory, Sql = "<function call>", Order = ReplicationOrder.MainFirst };
         var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
         await RelayOutcomeAsync(outcome, StatementCategory.Other, wrote: true, final: true, cancellationToken);
     }
+
+    // A FunctionCall of lo_creat or lo_create with its one argument is far smaller.
+    private const int MaxLargeObjectCreateLength = 64;
 
     /// <summary>A statement routed as a read asked for COPY data: abort that COPY and say why.</summary>
     private async Task RefuseUnexpectedCopyAsync(NodeResult result, CancellationToken cancellationToken)

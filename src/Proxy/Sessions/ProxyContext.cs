@@ -37,6 +37,9 @@ public sealed class ProxyContext
     /// <summary>The node behind each snapshot a session exported (for pg_dump -j's workers).</summary>
     public ExportedSnapshots Snapshots { get; init; } = new();
 
+    /// <summary>The OIDs the proxy picks for new large objects.</summary>
+    public LargeObjectIds LargeObjects { get; init; } = new();
+
     /// <summary>TLS, pool_hba.conf and pool_passwd for client connections.</summary>
     public ClientSecurityHolder Security { get; init; } = new(ClientSecurity.None);
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
