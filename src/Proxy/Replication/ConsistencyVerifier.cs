@@ -199,12 +199,19 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
         return [.. result.Rows.Select(r => (r[0]!, r[1]!))];
     }
 
+    /// <summary>
+    /// The user tables, and the large objects' pages (pg_largeobject) when there are any and the
+    /// checking user may read them (superusers).
+    /// </summary>
     private static async Task<IReadOnlyList<string>> ListTablesAsync(BackendConnection connection, CancellationToken cancellationToken)
     {
         var result = await BackendQuery.RunAsync(connection, """
             SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_temp%' AND n.nspname NOT LIKE 'pg\_toast%'
+            UNION ALL
+            SELECT 'pg_catalog.pg_largeobject'
+            WHERE pg_catalog.has_table_privilege('pg_catalog.pg_largeobject', 'SELECT') AND EXISTS (SELECT FROM pg_catalog.pg_largeobject_metadata)
             ORDER BY 1
             """, cancellationToken);
         return [.. result.Rows.Select(r => r[0]!)];

@@ -44,6 +44,20 @@ public sealed class ConsistencyVerifierTests(ProxyFixture proxy) : IAsyncLifetim
         Assert.Single(big.Nodes.Select(n => n.Checksum).Distinct());
     }
 
+    [Fact]
+    public async Task LargeObjects_AreCompared_WhenTheDatabaseHasAny()
+    {
+        var oid = (await proxy.PsqlAsync(_database, "SELECT lo_from_bytea(0, 'the same on every node')")).EnsureSuccess().StandardOutput.Trim();
+
+        var check = await CheckAsync();
+        Assert.True(check.AllIdentical);
+        Assert.Contains("pg_catalog.pg_largeobject", check.Tables.Select(t => t.Table));
+
+        await proxy.Nodes[1].ExecuteAsync($"SELECT lo_put({oid}, 0, 'THE')", _database);
+        check = await CheckAsync();
+        Assert.Equal("pg_catalog.pg_largeobject", Assert.Single(check.Tables, t => !t.Identical).Table);
+    }
+
     [Theory]
     [InlineData("UPDATE big SET v = 'changed' WHERE id = 2500", "public.big")]
     [InlineData("DELETE FROM pair WHERE a = 3 AND b = 'k10'", "public.pair")]
