@@ -44,7 +44,10 @@ public sealed class SqlTemplate
     public int LargeObjectIdCount => Slots.Count(s => s == SlotKind.LargeObjectId);
 
     /// <summary>Fills each hole with a quoted literal of its value.</summary>
-    public string RenderLiterals(IReadOnlyList<string> values) => Render(slot => "'" + values[slot].Replace("'", "''", StringComparison.Ordinal) + "'");
+    public string RenderLiterals(IReadOnlyList<string> values) => Render(slot => Literal(values[slot]));
+
+    /// <summary>A value as a quoted SQL string literal.</summary>
+    public static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
 
     /// <summary>Fills each hole with a text parameter, numbered from <paramref name="firstParameter"/>.</summary>
     public string RenderParameters(int firstParameter) => Render(slot => "$" + (firstParameter + slot).ToString(CultureInfo.InvariantCulture) + "::text");
@@ -113,7 +116,8 @@ public static partial class WriteRewriter
         "from", "into", "where", "group", "having", "window", "union", "intersect", "except", "order", "limit", "offset", "fetch", "for", "returning", "on",
     };
 
-    public static WriteRewrite Rewrite(string sql, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allowNondeterministic, bool insertLock)
+    /// <param name="sqlPrepared">The rewrite of each SQL-level prepared write by name (see <see cref="ExecuteEdit"/>), null for none.</param>
+    public static WriteRewrite Rewrite(string sql, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allowNondeterministic, bool insertLock, Func<string, WriteRewrite?>? sqlPrepared = null)
     {
         var edits = new List<Edit>();
         var slots = new List<SlotKind>();
@@ -125,6 +129,11 @@ public static partial class WriteRewriter
             if (refusal is not null)
             {
                 return new WriteRewrite(null, refusal, []);
+            }
+
+            if (statement.Kind == StatementKind.Execute && sqlPrepared is not null)
+            {
+                ExecuteEdit(sql, statement, sqlPrepared, edits, slots, lockKeys);
             }
         }
 
@@ -305,6 +314,40 @@ public static partial class WriteRewriter
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// <c>EXECUTE name(...)</c> of a write prepared with SQL <c>PREPARE</c> that the proxy rewrote:
+    /// the prepared statement takes the proxy's values as extra parameters after the client's, so
+    /// each execution passes fresh ones (the main node's clock, random values, large object OIDs)
+    /// as extra arguments, and takes its insert_lock keys.
+    /// </summary>
+    private static void ExecuteEdit(string sql, StatementInfo statement, Func<string, WriteRewrite?> sqlPrepared, List<Edit> edits, List<SlotKind> slots, List<string> lockKeys)
+    {
+        if (StatementNames.ExecuteParts(sql.AsSpan(statement.Start, statement.Length)) is not var (name, closeParen) || sqlPrepared(name) is not { } prepared)
+        {
+            return;
+        }
+
+        lockKeys.AddRange(prepared.LockKeys);
+        if (prepared.Template is not { Slots.Count: > 0 } template)
+        {
+            return;
+        }
+
+        var parts = new List<(string, int)>();
+        foreach (var kind in template.Slots)
+        {
+            parts.Add((parts.Count == 0 && closeParen < 0 ? " (" : ", ", -1));
+            parts.Add(("", NewSlot(slots, kind)));
+        }
+
+        if (closeParen < 0)
+        {
+            parts.Add((")", -1));
+        }
+
+        edits.Add(new Edit(closeParen < 0 ? statement.Start + statement.Length : statement.Start + closeParen, 0, parts));
     }
 
     /// <summary>

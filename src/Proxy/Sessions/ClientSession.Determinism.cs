@@ -114,7 +114,7 @@ public sealed partial class ClientSession
             }
         }
 
-        return WriteRewriter.Rewrite(sql, plan, name => tables.GetValueOrDefault(name), options.AllowNondeterministicWrites, options.InsertLock);
+        return WriteRewriter.Rewrite(sql, plan, name => tables.GetValueOrDefault(name), options.AllowNondeterministicWrites, options.InsertLock, _sqlPrepared.GetValueOrDefault);
     }
 
     /// <summary>The values a template's holes take for this execution (the main node's clocks when needed).</summary>

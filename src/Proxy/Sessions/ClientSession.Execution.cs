@@ -54,6 +54,19 @@ public sealed partial class ClientSession
                 return true;
         }
 
+        (string Name, WriteRewrite? Rewrite)? sqlPrepare = null;
+        if (plan.Statements is [{ Kind: StatementKind.Prepare }])
+        {
+            (sql, var name, var prepareRewrite, var prepareRefusal) = await RewriteSqlPrepareAsync(sql, cancellationToken);
+            if (prepareRefusal is not null)
+            {
+                await RefuseAsync(prepareRefusal, sendReady: final, cancellationToken);
+                return false;
+            }
+
+            sqlPrepare = name is null ? null : (name, prepareRewrite);
+        }
+
         _request = MessageBuffer.Reuse(_request, 1024);
         PgWriter.Query(_request, sql);
         await EnsureFunctionCatalogAsync(plan, cancellationToken);
@@ -106,6 +119,11 @@ public sealed partial class ClientSession
         }
 
         var succeeded = await ExecuteAndRelayAsync(request, plan, final, cancellationToken);
+        if (sqlPrepare is var (preparedName, preparedRewrite))
+        {
+            NoteSqlPrepared(preparedName, preparedRewrite, succeeded);
+        }
+
         _listening |= plan.Statements.Any(s => s.Kind == StatementKind.Listen);
         if (plan.ChangesPreparedStatements)
         {

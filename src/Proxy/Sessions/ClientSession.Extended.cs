@@ -147,6 +147,22 @@ public sealed partial class ClientSession
                         await EnsureFunctionCatalogAsync(plan, cancellationToken);
                     }
 
+                    if (!_batch.Failed && plan.Statements is [{ Kind: Sql.StatementKind.Prepare }])
+                    {
+                        var (prepareSql, preparedName, prepareRewrite, prepareRefusal) = await RewriteSqlPrepareAsync(sql, cancellationToken);
+                        if (prepareRefusal is not null)
+                        {
+                            _batch.Refusal ??= prepareRefusal;
+                        }
+                        else if (preparedName is not null)
+                        {
+                            // Noted now rather than once it ran: should the PREPARE fail (its name
+                            // taken), EXECUTEs of that name fail alike on every node.
+                            NoteSqlPrepared(preparedName, prepareRewrite, succeeded: true);
+                            literalSql = ReferenceEquals(prepareSql, sql) ? null : prepareSql;
+                        }
+                    }
+
                     if (!_batch.Failed && EffectiveRoute(plan) == QueryRoute.Write)
                     {
                         // Copy what the Parse message says before anything awaits: the message lives in the pipe's buffer.
@@ -159,12 +175,17 @@ public sealed partial class ClientSession
                         {
                             _batch.Refusal ??= $"COPY leaves column {fill.Columns[0]} to its default, which each node would compute differently; the proxy fills it in only for a COPY sent as a simple query; include the column in the data or set allow_nondeterministic_writes = on";
                         }
-                        else if (plan.ChangesCatalog && rewrite.Template is { } ddlTemplate)
+                        else if (rewrite.Template is { } literalTemplate && (plan.ChangesCatalog || plan.Statements is [{ Kind: Sql.StatementKind.Execute }]))
                         {
-                            // DDL takes no parameters: its values go in as literals, read now.
-                            if (await TemplateValuesAsync(ddlTemplate, cancellationToken) is { } values)
+                            // DDL and EXECUTE take no parameters: their values go in as literals, read now.
+                            // A prepared EXECUTE would repeat one execution's random values and OIDs.
+                            if (!plan.ChangesCatalog && name.Length > 0)
                             {
-                                literalSql = ddlTemplate.RenderLiterals(values);
+                                _batch.Refusal ??= "this EXECUTE runs a prepared write that gets fresh values from the proxy at every execution, so the driver must not prepare it; send it unprepared";
+                            }
+                            else if (await TemplateValuesAsync(literalTemplate, cancellationToken) is { } values)
+                            {
+                                literalSql = literalTemplate.RenderLiterals(values);
                             }
                         }
                         else if (!rewrite.IsNone)
@@ -916,10 +937,12 @@ public sealed partial class ClientSession
             if (statement.Kind == Sql.StatementKind.Discard)
             {
                 _statements.Clear();
+                ForgetSqlPrepared(null);
             }
             else if (statement.Kind == Sql.StatementKind.Deallocate)
             {
                 var name = StatementNames.DeallocateTarget(sql.AsSpan(statement.Start, statement.Length));
+                ForgetSqlPrepared(name);
                 if (name is null)
                 {
                     _statements.Clear();

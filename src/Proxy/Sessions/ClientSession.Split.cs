@@ -15,12 +15,15 @@ public sealed partial class ClientSession
     /// like a COMMIT on its own; sent whole, the main node would commit first. One with DDL before
     /// a write (CREATE TABLE t (... DEFAULT now()); INSERT INTO t ...) must have the write's
     /// defaults looked up once the DDL has run; sent whole, the table is not there yet when they
-    /// are, and every node would compute now() or nextval() on its own.
+    /// are, and every node would compute now() or nextval() on its own. A PREPARE or EXECUTE is
+    /// rewritten on its own (see RewriteSqlPrepareAsync).
     /// </summary>
     private static bool MustRunStatementByStatement(QueryPlan plan) =>
-        plan.Statements.Count > 1 && plan.Route is QueryRoute.Write or QueryRoute.TransactionEnd &&
-        (plan.Statements.Any(s => s.Transaction is TransactionCommand.Commit or TransactionCommand.Rollback or TransactionCommand.PrepareTransaction)
-         || WritesAfterDdl(plan.Statements));
+        plan.Statements.Count > 1 &&
+        ((plan.Route is QueryRoute.Write or QueryRoute.TransactionEnd &&
+          (plan.Statements.Any(s => s.Transaction is TransactionCommand.Commit or TransactionCommand.Rollback or TransactionCommand.PrepareTransaction)
+           || WritesAfterDdl(plan.Statements)))
+         || plan.Statements.Any(s => s.Kind is StatementKind.Prepare or StatementKind.Execute));
 
     private static bool WritesAfterDdl(IReadOnlyList<StatementInfo> statements)
     {

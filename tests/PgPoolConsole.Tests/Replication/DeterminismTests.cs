@@ -640,4 +640,90 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
             Assert.Equal(4, (await NodeComparer.ReadTableAsync(node, _database, "f", "1")).Count);
         }
     }
+
+    private const string PreparedTable =
+        "CREATE TABLE events (id serial PRIMARY KEY, v int, at timestamptz DEFAULT now(), token uuid DEFAULT gen_random_uuid(), doc oid)";
+
+    [Fact]
+    public async Task SqlPreparedWrites_GetTheProxysValuesAtEveryExecute()
+    {
+        await SetUpAsync(PreparedTable);
+
+        (await proxy.PsqlAsync(_database,
+            "PREPARE ins(int) AS INSERT INTO events (v) VALUES ($1)",
+            "PREPARE \"Ins 2\" AS INSERT INTO events (v, at, doc) VALUES ($1::int, clock_timestamp(), lo_from_bytea(0, 'x'))",
+            "EXECUTE ins(1)",
+            "BEGIN",
+            "EXECUTE ins(2)",
+            "SELECT pg_sleep(0.02)",
+            "EXECUTE \"Ins 2\"(3)",
+            "COMMIT",
+            "EXECUTE ins(4); EXECUTE \"Ins 2\" (5 + 0);",
+            "DEALLOCATE ins",
+            "PREPARE ins AS INSERT INTO events (v) VALUES (10 + $1)",
+            "EXECUTE ins(6)",
+            "PREPARE stamp AS UPDATE events SET at = now() WHERE v = 11; EXECUTE stamp")).EnsureSuccess();
+
+        await AssertIdenticalAsync("events");
+        var rows = await NodeComparer.ReadTableAsync(proxy.Nodes[0], _database, "events", "id");
+        Assert.Equal(6, rows.Count);
+        Assert.Contains(rows, r => r.Contains(",16,", StringComparison.Ordinal)); // the re-prepared ins
+    }
+
+    [Fact]
+    public async Task SqlPreparedWrites_OverTheExtendedProtocol_GetTheProxysValuesAtEveryExecute()
+    {
+        await SetUpAsync(PreparedTable);
+        await using var connection = await OpenAsync();
+        await ExecuteAsync(connection, "PREPARE ins AS INSERT INTO events (v) VALUES ($1)");
+        await ExecuteAsync(connection, "EXECUTE ins(1)");
+        await ExecuteAsync(connection, "EXECUTE ins(now()::date - '2000-01-01')");
+
+        for (var i = 0; i < 3; i++)
+        {
+            await ExecuteAsync(connection, "EXECUTE ins(7)");
+        }
+
+        // Prepared by the driver, the EXECUTE would repeat one execution's values: refused.
+        var error = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, "EXECUTE ins(8)", prepare: true));
+        Assert.Contains("the driver must not prepare it", error.MessageText, StringComparison.Ordinal);
+
+        await AssertIdenticalAsync("events");
+        Assert.Equal(5, (await NodeComparer.ReadTableAsync(proxy.Nodes[1], _database, "events", "id")).Count);
+    }
+
+    [Fact]
+    public async Task SqlPreparedWriteThatCannotBeMadeDeterministic_IsRefusedAtPrepare()
+    {
+        await SetUpAsync(PreparedTable);
+
+        var result = await proxy.PsqlAsync(_database, "PREPARE bad AS UPDATE events SET token = gen_random_uuid()");
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("gen_random_uuid() would give every node a different value", result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConcurrentSqlPreparedInsertsIntoASerialColumn_GetTheSameIdsOnEveryNode()
+    {
+        await SetUpAsync(PreparedTable);
+        var clients = Enumerable.Range(0, 6).Select(async client =>
+        {
+            var script = string.Join("\n", ["PREPARE ins(int) AS INSERT INTO events (v) VALUES ($1);", .. Enumerable.Range(0, 60).Select(i => $"EXECUTE ins({client * 1000 + i});")]);
+            var file = Path.Combine(Path.GetTempPath(), $"prepared-{Guid.NewGuid():N}.sql");
+            await File.WriteAllTextAsync(file, script);
+            try
+            {
+                (await proxy.PsqlAsync(_database, $"--file={file}")).EnsureSuccess();
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        });
+        await Task.WhenAll(clients);
+
+        await AssertIdenticalAsync("events");
+        Assert.Equal(360, (await NodeComparer.ReadTableAsync(proxy.Nodes[1], _database, "events", "id")).Count);
+    }
 }
