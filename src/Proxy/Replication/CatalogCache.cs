@@ -36,6 +36,9 @@ public sealed record TableInfo(long Oid, string Name, IReadOnlyList<ColumnInfo> 
     public int Width { get; init; }
 
     public bool UsesSequence => Columns.Any(c => c.Default == ColumnDefault.Sequence);
+
+    /// <summary>The primary key's columns (quoted where needed), in key order; empty without one.</summary>
+    public IReadOnlyList<string> PrimaryKey { get; init; } = [];
 }
 
 /// <summary>Runs one of the proxy's catalog queries on the main node, through a session's own connection.</summary>
@@ -109,7 +112,8 @@ public sealed class CatalogCache
             var regclass = name.Schema is null ? BackendQuery.Identifier(name.Name) : $"{BackendQuery.Identifier(name.Schema)}.{BackendQuery.Identifier(name.Name)}";
             var result = await query($"""
                 SELECT c.oid, pg_catalog.quote_ident(a.attname), pg_catalog.format_type(a.atttypid, a.atttypmod),
-                       pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated
+                       pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
+                       (SELECT pg_catalog.array_position(i.indkey::pg_catalog.int2[], a.attnum) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
                 FROM pg_catalog.pg_class c
                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -138,7 +142,8 @@ public sealed class CatalogCache
                 columns.Add(Describe(row[1]!, row[2]!, row[3], row[4]));
             }
 
-            var table = new TableInfo(long.Parse(result.Rows[0][0]!, CultureInfo.InvariantCulture), regclass, columns) { Width = result.Rows.Count };
+            var primaryKey = result.Rows.Where(r => r[6] is not null).OrderBy(r => int.Parse(r[6]!, CultureInfo.InvariantCulture)).Select(r => r[1]!).ToList();
+            var table = new TableInfo(long.Parse(result.Rows[0][0]!, CultureInfo.InvariantCulture), regclass, columns) { Width = result.Rows.Count, PrimaryKey = primaryKey };
             _tables[key] = table;
             return table;
         }

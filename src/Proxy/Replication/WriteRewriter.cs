@@ -303,7 +303,14 @@ public static partial class WriteRewriter
             }
         }
 
-        // 5. INSERTs inside WITH (WITH ins AS (INSERT ... RETURNING id) SELECT ...): their defaults too.
+        // 5. Queries whose rows depend on each node's physical row order: ordered by the table's key.
+        if (MayDependOnRowOrder(sql.AsSpan(statement.Start, statement.Length), statement.Kind))
+        {
+            var insertTarget = statement.Kind == StatementKind.Insert && statement.TargetTable is { } inserted ? tables(inserted) : null;
+            OrderRowsByKey(sql, tokens, statement.Kind, insertTarget, tables, edits);
+        }
+
+        // 6. INSERTs inside WITH (WITH ins AS (INSERT ... RETURNING id) SELECT ...): their defaults too.
         foreach (var (body, insertTarget) in InsertsInWith(sql, tokens))
         {
             if (tables(insertTarget) is { } inserted && inserted.Columns.Any(c => c.Default is ColumnDefault.Time or ColumnDefault.Random)
@@ -588,7 +595,8 @@ public static partial class WriteRewriter
         var text = sql.AsSpan(statement.Start, statement.Length);
         var star = statement.Kind == StatementKind.Insert && (text.Contains('*') || text.Contains("table", StringComparison.OrdinalIgnoreCase));
         var with = !statement.IsReadOnly && text.TrimStart().StartsWith("with", StringComparison.OrdinalIgnoreCase);
-        if (!star && !with)
+        var rowOrder = MayDependOnRowOrder(text, statement.Kind);
+        if (!star && !with && !rowOrder)
         {
             return names; // most statements: no lexing on their way
         }
@@ -603,6 +611,11 @@ public static partial class WriteRewriter
         if (with)
         {
             names.AddRange(InsertsInWith(sql, tokens).Select(insert => insert.Target));
+        }
+
+        if (rowOrder)
+        {
+            names.AddRange(OrderDependentQueries(sql, tokens, statement.Kind).Select(query => query.Table));
         }
 
         return names;
