@@ -203,7 +203,14 @@ public static partial class WriteRewriter
             }
         }
 
-        // 2. Calls to functions whose value differs per node.
+        // 2. ctid is where a row happens to be stored on one node: rows chosen by it differ per node.
+        if (!allow && statement.Kind is StatementKind.Insert or StatementKind.Update or StatementKind.Delete or StatementKind.Merge
+            && sql.AsSpan(statement.Start, statement.Length).Contains("ctid", StringComparison.OrdinalIgnoreCase) && ChoosesRowsByCtid(sql, tokens))
+        {
+            return "ctid is where each node happens to store a row, so rows chosen by it differ from node to node; compare a unique key instead (a.id < b.id), or set allow_nondeterministic_writes = on";
+        }
+
+        // 3. Calls to functions whose value differs per node.
         for (var i = 0; i + 2 < tokens.Count; i++)
         {
             if (tokens[i].Kind != SqlTokenKind.Identifier || tokens[i + 1].Kind != SqlTokenKind.OpenParen)
@@ -247,7 +254,7 @@ public static partial class WriteRewriter
             }
         }
 
-        // 3. SKIP LOCKED in a statement that changes rows (a queue pop: UPDATE jobs ... WHERE id =
+        // 4. SKIP LOCKED in a statement that changes rows (a queue pop: UPDATE jobs ... WHERE id =
         // (SELECT ... FOR UPDATE SKIP LOCKED)): which rows it skips depends on each node's row locks
         // at that moment, so two concurrent pops could take different rows on different nodes. Such
         // statements on one table run one at a time (an advisory lock on the main node, held until
@@ -258,7 +265,7 @@ public static partial class WriteRewriter
             lockKeys.Add($"{SkipLockedClass}, pg_catalog.hashtext('{table.Replace("'", "''", StringComparison.Ordinal)}')");
         }
 
-        // 4. Column defaults of the target table.
+        // 5. Column defaults of the target table.
         if (statement.TargetTable is { } copyTarget && statement.Kind == StatementKind.CopyFrom && tables(copyTarget) is { } copied)
         {
             if (insertLock && copied.UsesSequence && statement.InsertLockHint != false)
@@ -303,14 +310,14 @@ public static partial class WriteRewriter
             }
         }
 
-        // 5. Queries whose rows depend on each node's physical row order: ordered by the table's key.
+        // 6. Queries whose rows depend on each node's physical row order: ordered by the table's key.
         if (MayDependOnRowOrder(sql.AsSpan(statement.Start, statement.Length), statement.Kind))
         {
             var insertTarget = statement.Kind == StatementKind.Insert && statement.TargetTable is { } inserted ? tables(inserted) : null;
             OrderRowsByKey(sql, tokens, statement.Kind, insertTarget, tables, edits);
         }
 
-        // 6. INSERTs inside WITH (WITH ins AS (INSERT ... RETURNING id) SELECT ...): their defaults too.
+        // 7. INSERTs inside WITH (WITH ins AS (INSERT ... RETURNING id) SELECT ...): their defaults too.
         foreach (var (body, insertTarget) in InsertsInWith(sql, tokens))
         {
             if (tables(insertTarget) is { } inserted && inserted.Columns.Any(c => c.Default is ColumnDefault.Time or ColumnDefault.Random)
@@ -321,6 +328,29 @@ public static partial class WriteRewriter
         }
 
         return null;
+    }
+
+    // A ctid before the statement's RETURNING (returning one is harmless: it only reports where the main node put a row).
+    private static bool ChoosesRowsByCtid(string sql, List<SqlToken> tokens)
+    {
+        var depth = 0;
+        foreach (var token in tokens)
+        {
+            depth += token.Kind == SqlTokenKind.OpenParen ? 1 : token.Kind == SqlTokenKind.CloseParen ? -1 : 0;
+            var text = sql.AsSpan(token.Start, token.Length);
+            if (token.Kind == SqlTokenKind.Identifier && depth == 0 && text.Equals("returning", StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+
+            if ((token.Kind == SqlTokenKind.Identifier && text.Equals("ctid", StringComparison.OrdinalIgnoreCase))
+                || (token.Kind == SqlTokenKind.QuotedIdentifier && text.SequenceEqual("\"ctid\"")))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -70,5 +70,17 @@ public sealed class RowOrderRewriteTests
     [InlineData("DELETE FROM nokey WHERE v IN (SELECT v FROM nokey LIMIT 10)")] // no key to order by
     [InlineData("INSERT INTO jobs (id, state) SELECT id, state FROM pairs")] // no sequence in the target: order does not matter
     [InlineData("UPDATE jobs SET state = 'x' WHERE id IN (SELECT id FROM jobs WHERE state = 'a')")]
+    [InlineData("INSERT INTO jobs (id, state) VALUES (1, 'a') RETURNING ctid")] // only reports where the main node put it
     public void OtherQueries_AreLeftAsTheyAre(string sql) => Assert.Equal(sql, Rewritten(sql));
+
+    [Theory]
+    [InlineData("DELETE FROM jobs WHERE ctid = '(0,1)'")]
+    [InlineData("UPDATE jobs SET state = 'x' WHERE \"ctid\" IN (SELECT ctid FROM jobs LIMIT 5)")]
+    [InlineData("WITH d AS (SELECT min(CTID) AS c FROM jobs GROUP BY state) DELETE FROM jobs USING d WHERE jobs.ctid = d.c")]
+    public void RowsChosenByCtid_AreRefused(string sql)
+    {
+        var rewrite = WriteRewriter.Rewrite(sql, new QueryRouter(new CatalogCache()).Plan(sql), _ => Jobs, allowNondeterministic: false, insertLock: false);
+        Assert.StartsWith("ctid is where each node happens to store a row", rewrite.Refusal);
+        Assert.Null(WriteRewriter.Rewrite(sql, new QueryRouter(new CatalogCache()).Plan(sql), _ => Jobs, allowNondeterministic: true, insertLock: false).Refusal);
+    }
 }
