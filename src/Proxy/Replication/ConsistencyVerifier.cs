@@ -99,6 +99,7 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
     {
         var main = connections[0];
         var key = await PrimaryKeyAsync(main, table, cancellationToken);
+        var rowText = await RowTextAsync(main, table, cancellationToken);
         var rows = new long[connections.Count];
         var sums = new decimal[connections.Count];
         string? difference = null;
@@ -114,11 +115,11 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
             }
 
             var range = string.Join(" AND ", new[] { lower is null ? null : Negate(lower), upper }.Where(c => c is not null));
-            var digests = await DigestChunkAsync(connections, table, range, cancellationToken);
+            var digests = await DigestChunkAsync(connections, table, rowText, range, cancellationToken);
             for (var attempt = 0; attempt < Rechecks && !AllEqual(digests); attempt++)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), cancellationToken);
-                digests = await DigestChunkAsync(connections, table, range, cancellationToken);
+                digests = await DigestChunkAsync(connections, table, rowText, range, cancellationToken);
             }
 
             if (!AllEqual(digests) && difference is null)
@@ -156,9 +157,9 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
     private static bool AllEqual(IReadOnlyList<(long Rows, decimal Sum)> digests) =>
         digests.All(d => d.Rows == digests[0].Rows && d.Sum == digests[0].Sum);
 
-    private static async Task<IReadOnlyList<(long Rows, decimal Sum)>> DigestChunkAsync(List<BackendConnection> connections, string table, string range, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<(long Rows, decimal Sum)>> DigestChunkAsync(List<BackendConnection> connections, string table, string rowText, string range, CancellationToken cancellationToken)
     {
-        var sql = $"SELECT count(*), coalesce(sum(pg_catalog.hashtextextended(t::text, 0)), 0) FROM {table} t{(range.Length == 0 ? "" : " WHERE " + range)}";
+        var sql = $"SELECT count(*), coalesce(sum(pg_catalog.hashtextextended({rowText}, 0)), 0) FROM {table} t{(range.Length == 0 ? "" : " WHERE " + range)}";
         var results = await Task.WhenAll(connections.Select(c => BackendQuery.RunAsync(c, sql, cancellationToken)));
         return [.. results.Select(r =>
         {
@@ -182,6 +183,16 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
         return result.Rows.Count == 0 ? null : result.Rows[0];
     }
 
+    /// <summary>
+    /// What of a row is compared: all of it, but for a sequence only its position (log_cnt counts
+    /// down to each node's own next WAL record, so it differs between identical sequences).
+    /// </summary>
+    private static async Task<string> RowTextAsync(BackendConnection connection, string table, CancellationToken cancellationToken)
+    {
+        var kind = await ScalarRowAsync(connection, $"SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = {BackendQuery.Literal(table)}::pg_catalog.regclass", cancellationToken);
+        return kind is ["S"] ? "t.last_value::text || ' ' || t.is_called::text" : "t::text";
+    }
+
     private static async Task<IReadOnlyList<(string Name, string Type)>> PrimaryKeyAsync(BackendConnection connection, string table, CancellationToken cancellationToken)
     {
         var result = await BackendQuery.RunAsync(connection, $"""
@@ -200,7 +211,7 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
     }
 
     /// <summary>
-    /// The user tables, and the large objects' pages (pg_largeobject) when there are any and the
+    /// The user tables and sequences, and the large objects' pages (pg_largeobject) when there are any and the
     /// checking user may read them (superusers).
     /// </summary>
     private static async Task<IReadOnlyList<string>> ListTablesAsync(BackendConnection connection, CancellationToken cancellationToken)
@@ -208,7 +219,7 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
         var result = await BackendQuery.RunAsync(connection, """
             SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_temp%' AND n.nspname NOT LIKE 'pg\_toast%'
+            WHERE c.relkind IN ('r', 'p', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_temp%' AND n.nspname NOT LIKE 'pg\_toast%'
             UNION ALL
             SELECT 'pg_catalog.pg_largeobject'
             WHERE pg_catalog.has_table_privilege('pg_catalog.pg_largeobject', 'SELECT') AND EXISTS (SELECT FROM pg_catalog.pg_largeobject_metadata)

@@ -23,7 +23,9 @@ public sealed class ConsistencyVerifierTests(ProxyFixture proxy) : IAsyncLifetim
             "CREATE TABLE pair (a int, b text, n int, PRIMARY KEY (a, b))",
             "INSERT INTO pair SELECT g % 7, 'k' || g, g FROM generate_series(1, 700) g",
             "CREATE TABLE nokey (v text)",
-            "INSERT INTO nokey SELECT 'x' || g FROM generate_series(1, 50) g")).EnsureSuccess();
+            "INSERT INTO nokey SELECT 'x' || g FROM generate_series(1, 50) g",
+            "CREATE SEQUENCE counter",
+            "SELECT nextval('counter') FROM generate_series(1, 40)")).EnsureSuccess();
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -38,7 +40,7 @@ public sealed class ConsistencyVerifierTests(ProxyFixture proxy) : IAsyncLifetim
 
         Assert.Equal(ConsistencyCheckState.Completed, check.State);
         Assert.True(check.AllIdentical);
-        Assert.Equal(["public.big", "public.nokey", "public.pair"], check.Tables.Select(t => t.Table));
+        Assert.Equal(["public.big", "public.counter", "public.nokey", "public.pair"], check.Tables.Select(t => t.Table));
         var big = check.Tables.Single(t => t.Table == "public.big");
         Assert.All(big.Nodes, n => Assert.Equal(5000, n.Rows));
         Assert.Single(big.Nodes.Select(n => n.Checksum).Distinct());
@@ -62,6 +64,7 @@ public sealed class ConsistencyVerifierTests(ProxyFixture proxy) : IAsyncLifetim
     [InlineData("UPDATE big SET v = 'changed' WHERE id = 2500", "public.big")]
     [InlineData("DELETE FROM pair WHERE a = 3 AND b = 'k10'", "public.pair")]
     [InlineData("INSERT INTO nokey VALUES ('extra')", "public.nokey")]
+    [InlineData("SELECT nextval('counter')", "public.counter")]
     public async Task ChangeOnOneNode_IsFound_InTheRightTable(string change, string table)
     {
         await proxy.Nodes[1].ExecuteAsync(change, _database);
@@ -81,7 +84,7 @@ public sealed class ConsistencyVerifierTests(ProxyFixture proxy) : IAsyncLifetim
         var executable = Path.Combine(AppContext.BaseDirectory, "pgpoolconsole.dll");
         var identical = await ProcessRunner.RunAsync("dotnet", [executable, "-f", proxy.ConfigPath, "verify", "--database", _database], timeout: TimeSpan.FromMinutes(2));
         Assert.Equal(0, identical.ExitCode);
-        Assert.Contains("all 3 table(s) identical", identical.StandardOutput);
+        Assert.Contains("all 4 table(s) identical", identical.StandardOutput);
 
         await proxy.Nodes[0].ExecuteAsync("DELETE FROM big WHERE id = 1", _database);
         var different = await ProcessRunner.RunAsync("dotnet", [executable, "-f", proxy.ConfigPath, "verify", "--database", _database, "public.big"], timeout: TimeSpan.FromMinutes(2));
