@@ -36,6 +36,7 @@ public static partial class WriteRewriter
         var reader = new TokenReader(sql, CollectionsMarshal.AsSpan(tokens));
         var opens = new Stack<int>();
         var seen = new HashSet<int>();
+        var insertQuerySeen = false;
         for (var i = 0; i < tokens.Count; i++)
         {
             if (tokens[i].Kind == SqlTokenKind.OpenParen)
@@ -51,7 +52,9 @@ public static partial class WriteRewriter
             }
 
             var limit = reader.Is(i, "limit") || reader.Is(i, "offset") || (reader.Is(i, "fetch") && (reader.Is(i + 1, "first") || reader.Is(i + 1, "next")));
-            var insertQuery = kind == StatementKind.Insert && opens.Count == 0 && reader.Is(i, "select");
+            // Only an INSERT's first top-level SELECT: a later one is part of a set operation.
+            var insertQuery = kind == StatementKind.Insert && opens.Count == 0 && reader.Is(i, "select") && !insertQuerySeen;
+            insertQuerySeen |= insertQuery;
             if (!limit && !insertQuery)
             {
                 continue;

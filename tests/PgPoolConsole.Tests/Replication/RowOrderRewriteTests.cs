@@ -56,6 +56,9 @@ public sealed class RowOrderRewriteTests
     [InlineData(
         "INSERT INTO archive (state) SELECT state FROM jobs ORDER BY state RETURNING n",
         "INSERT INTO archive (state) SELECT state FROM jobs ORDER BY state, jobs.id RETURNING n")]
+    [InlineData(
+        "INSERT INTO archive (state) (SELECT state FROM jobs LIMIT 3) UNION ALL (SELECT state FROM jobs ORDER BY jobs.id LIMIT 3)",
+        "INSERT INTO archive (state) (SELECT state FROM jobs ORDER BY jobs.id LIMIT 3) UNION ALL (SELECT state FROM jobs ORDER BY jobs.id LIMIT 3)")]
     public void OrderDependentQueries_GetTheKeyAsTheirLastOrderByItems(string sql, string expected) =>
         Assert.Equal(expected, Rewritten(sql));
 
@@ -69,6 +72,7 @@ public sealed class RowOrderRewriteTests
     [InlineData("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs GROUP BY id LIMIT 10)")]
     [InlineData("DELETE FROM nokey WHERE v IN (SELECT v FROM nokey LIMIT 10)")] // no key to order by
     [InlineData("INSERT INTO jobs (id, state) SELECT id, state FROM pairs")] // no sequence in the target: order does not matter
+    [InlineData("INSERT INTO archive (state) SELECT state FROM pairs UNION SELECT state FROM jobs")] // ORDER BY would apply to the union
     [InlineData("UPDATE jobs SET state = 'x' WHERE id IN (SELECT id FROM jobs WHERE state = 'a')")]
     [InlineData("INSERT INTO jobs (id, state) VALUES (1, 'a') RETURNING ctid")] // only reports where the main node put it
     public void OtherQueries_AreLeftAsTheyAre(string sql) => Assert.Equal(sql, Rewritten(sql));
