@@ -62,10 +62,20 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
                         connections.Add(await ConnectAsync(node, database, cancellationToken));
                     }
 
-                    var tables = request.Tables.Count > 0 ? request.Tables : await ListTablesAsync(connections[0], cancellationToken);
+                    // Each node's own list: a table that one node lacks (DDL run on one node only) is a difference too.
+                    var lists = new List<HashSet<string>>();
+                    foreach (var connection in connections)
+                    {
+                        lists.Add([.. await ListTablesAsync(connection, cancellationToken)]);
+                    }
+
+                    var tables = request.Tables.Count > 0 ? request.Tables : [.. lists.SelectMany(l => l).Distinct().Order(StringComparer.Ordinal)];
                     foreach (var table in tables)
                     {
-                        var comparison = await CompareTableAsync(database, table, connections, Math.Max(100, request.ChunkRows), cancellationToken);
+                        var lacking = lists.Any(l => l.Contains(table)) ? connections.Where((_, i) => !lists[i].Contains(table)).ToList() : [];
+                        var comparison = lacking.Count > 0
+                            ? await MissingTableAsync(database, table, connections, lacking, cancellationToken)
+                            : await CompareTableAsync(database, table, connections, Math.Max(100, request.ChunkRows), cancellationToken);
                         if (!comparison.Identical)
                         {
                             LogDifference(logger, database, table, comparison.Difference ?? "");
@@ -144,6 +154,19 @@ public sealed partial class ConsistencyVerifier(ClusterStateStore store, Options
 
         var nodeDigests = connections.Select((c, i) => new TableDigest(c.NodeId, rows[i], sums[i].ToString(CultureInfo.InvariantCulture))).ToImmutableArray();
         return new TableComparison(database, table, nodeDigests, difference is null, difference);
+    }
+
+    /// <summary>A table some nodes lack: their row count shows as 0, the others' as counted.</summary>
+    private static async Task<TableComparison> MissingTableAsync(string database, string table, List<BackendConnection> connections, List<BackendConnection> lacking, CancellationToken cancellationToken)
+    {
+        var digests = new List<TableDigest>();
+        foreach (var connection in connections)
+        {
+            var rows = lacking.Contains(connection) ? 0 : long.Parse((await ScalarRowAsync(connection, $"SELECT count(*) FROM {table}", cancellationToken))![0]!, CultureInfo.InvariantCulture);
+            digests.Add(new TableDigest(connection.NodeId, rows, lacking.Contains(connection) ? "missing" : ""));
+        }
+
+        return new TableComparison(database, table, [.. digests], false, $"missing on node {string.Join(", ", lacking.Select(c => c.NodeId))}");
     }
 
     private static string Where(string? lowerBound) => lowerBound is null ? "" : "WHERE " + Negate(lowerBound);

@@ -61,6 +61,21 @@ public sealed class ConsistencyVerifierTests(ProxyFixture proxy) : IAsyncLifetim
     }
 
     [Theory]
+    [InlineData("DROP TABLE nokey", "public.nokey", "missing on node 1")]
+    [InlineData("CREATE TABLE stray (v int); INSERT INTO stray VALUES (1)", "public.stray", "missing on node 0")]
+    public async Task TableOnOneNodeOnly_IsReportedMissingOnTheOther(string change, string table, string difference)
+    {
+        await proxy.Nodes[1].ExecuteAsync(change, _database);
+
+        var check = await CheckAsync();
+
+        Assert.Equal(ConsistencyCheckState.Completed, check.State);
+        var differing = Assert.Single(check.Tables, t => !t.Identical);
+        Assert.Equal(table, differing.Table);
+        Assert.Equal(difference, differing.Difference);
+    }
+
+    [Theory]
     [InlineData("UPDATE big SET v = 'changed' WHERE id = 2500", "public.big")]
     [InlineData("DELETE FROM pair WHERE a = 3 AND b = 'k10'", "public.pair")]
     [InlineData("INSERT INTO nokey VALUES ('extra')", "public.nokey")]
