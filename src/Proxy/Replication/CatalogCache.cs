@@ -39,6 +39,12 @@ public sealed record TableInfo(long Oid, string Name, IReadOnlyList<ColumnInfo> 
 
     /// <summary>The primary key's columns (quoted where needed), in key order; empty without one.</summary>
     public IReadOnlyList<string> PrimaryKey { get; init; } = [];
+
+    /// <summary>
+    /// Enabled triggers whose function reads the clock or a random value ("name (function())"):
+    /// the proxy cannot see inside them, so each node stores its own value.
+    /// </summary>
+    public string? NondeterministicTriggers { get; init; }
 }
 
 /// <summary>Runs one of the proxy's catalog queries on the main node, through a session's own connection.</summary>
@@ -56,7 +62,17 @@ public sealed class CatalogCache
     private static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
     private readonly ConcurrentDictionary<string, DatabaseCatalog> _databases = new(StringComparer.Ordinal);
 
+    // A function body that reads the clock or a random value (whole words: not my_now_column), as an E'' literal.
+    private const string NondeterministicBody =
+        @"E'\\m(now|current_timestamp|current_date|current_time|localtimestamp|localtime|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|random|gen_random_uuid|uuid_generate_v[14]\\w*)\\M'";
+
+    private readonly ConcurrentDictionary<string, bool> _triggerWarnings = new(StringComparer.Ordinal);
+
     public DatabaseCatalog For(string database) => _databases.GetOrAdd(database, _ => new DatabaseCatalog());
+
+    /// <summary>True the first time a table's nondeterministic triggers are reported in this process (one warning each).</summary>
+    public bool FirstTriggerWarning(string database, TableInfo table) =>
+        table.NondeterministicTriggers is { } triggers && _triggerWarnings.TryAdd($"{database}\n{table.Name}\n{triggers}", true);
 
     /// <summary>Forget what is known of a database (after DDL there).</summary>
     public void Invalidate(string database) => _databases.TryRemove(database, out _);
@@ -113,7 +129,10 @@ public sealed class CatalogCache
             var result = await query($"""
                 SELECT c.oid, pg_catalog.quote_ident(a.attname), pg_catalog.format_type(a.atttypid, a.atttypmod),
                        pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
-                       (SELECT pg_catalog.array_position(i.indkey::pg_catalog.int2[], a.attnum) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
+                       (SELECT pg_catalog.array_position(i.indkey::pg_catalog.int2[], a.attnum) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
+                       (SELECT pg_catalog.string_agg(t.tgname || ' (' || p.proname || '())', ', ' ORDER BY t.tgname)
+                          FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+                          WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND p.prosrc ~* {NondeterministicBody})
                 FROM pg_catalog.pg_class c
                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -143,7 +162,12 @@ public sealed class CatalogCache
             }
 
             var primaryKey = result.Rows.Where(r => r[6] is not null).OrderBy(r => int.Parse(r[6]!, CultureInfo.InvariantCulture)).Select(r => r[1]!).ToList();
-            var table = new TableInfo(long.Parse(result.Rows[0][0]!, CultureInfo.InvariantCulture), regclass, columns) { Width = result.Rows.Count, PrimaryKey = primaryKey };
+            var table = new TableInfo(long.Parse(result.Rows[0][0]!, CultureInfo.InvariantCulture), regclass, columns)
+            {
+                Width = result.Rows.Count,
+                PrimaryKey = primaryKey,
+                NondeterministicTriggers = result.Rows[0][7],
+            };
             _tables[key] = table;
             return table;
         }

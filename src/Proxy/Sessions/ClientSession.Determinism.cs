@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Protocol;
 using PgPoolConsole.Proxy.Replication;
@@ -109,7 +110,11 @@ public sealed partial class ClientSession
             {
                 if (!tables.ContainsKey(name) && MainBackend is { } main)
                 {
-                    tables[name] = await catalog.TableAsync(name, (text, token) => QueryMainAsync(main, text, token), cancellationToken);
+                    var table = tables[name] = await catalog.TableAsync(name, (text, token) => QueryMainAsync(main, text, token), cancellationToken);
+                    if (table is not null && _context.Router.Catalog.FirstTriggerWarning(Database, table))
+                    {
+                        LogNondeterministicTriggers(_logger, Id, Database, table.Name, table.NondeterministicTriggers!);
+                    }
                 }
             }
         }
@@ -246,4 +251,7 @@ public sealed partial class ClientSession
 
     private static PgErrorFields RefusalError(string reason) =>
         new() { Severity = "ERROR", SqlState = "0A000", Message = "pgpoolconsole refused the statement: " + reason, Hint = "the nodes would store different values" };
+
+    [LoggerMessage(EventId = 1060, Level = LogLevel.Warning, Message = "pid {Pid}: table {Database}.{Table} has triggers that read the clock or a random value: {Triggers}; the proxy cannot see inside them, so each node stores its own value there (pgpoolconsole verify will show the table as differing)")]
+    private static partial void LogNondeterministicTriggers(ILogger logger, int pid, string database, string table, string triggers);
 }

@@ -752,4 +752,27 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         await AssertIdenticalAsync("archive");
         Assert.Equal(899, (await NodeComparer.ReadTableAsync(proxy.Nodes[1], _database, "archive", "n")).Count);
     }
+
+    [Fact]
+    public async Task TriggersThatReadTheClock_AreNamedInOneWarning()
+    {
+        await SetUpAsync("""
+            CREATE TABLE orders (id int PRIMARY KEY, note text, updated_at timestamptz, my_now_column int);
+            CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+            CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.my_now_column := 1; RETURN NEW; END $$;
+            CREATE TRIGGER orders_touch BEFORE INSERT OR UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();
+            CREATE TRIGGER orders_keep BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION keep();
+            """);
+
+        (await proxy.PsqlAsync(_database, "INSERT INTO orders (id, note) VALUES (1, 'a')", "UPDATE orders SET note = 'b' WHERE id = 1")).EnsureSuccess();
+        await using (var connection = await OpenAsync())
+        {
+            await ExecuteAsync(connection, "UPDATE orders SET note = 'c' WHERE id = 1");
+        }
+
+        var warnings = proxy.Host.Store.Log.Query(text: $"table {_database}.");
+        var warning = Assert.Single(warnings, e => e.Message.Contains("\"orders\"", StringComparison.Ordinal));
+        Assert.Contains("has triggers that read the clock or a random value: orders_touch (touch())", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("keep", warning.Message, StringComparison.Ordinal);
+    }
 }
