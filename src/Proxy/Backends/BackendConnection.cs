@@ -85,6 +85,12 @@ public sealed class BackendConnection : IAsyncDisposable
     /// <summary>How many sessions have used this connection.</summary>
     public int ReuseCount { get; set; }
 
+    /// <summary>
+    /// default_transaction_isolation as the node applies it to this connection without a session
+    /// SET (postgresql.conf, ALTER DATABASE/ROLE ... SET): read once, when first needed.
+    /// </summary>
+    public string? DefaultIsolation { get; set; }
+
     /// <summary>Set when the connection can no longer be trusted (I/O error, protocol desync).</summary>
     public bool IsBroken { get; private set; }
 

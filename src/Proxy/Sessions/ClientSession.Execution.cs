@@ -70,6 +70,7 @@ public sealed partial class ClientSession
         _request = MessageBuffer.Reuse(_request, 1024);
         PgWriter.Query(_request, sql);
         await EnsureFunctionCatalogAsync(plan, cancellationToken);
+        await ResolveDefaultIsolationAsync(plan, cancellationToken);
         var route = EffectiveRoute(plan);
         if (route == QueryRoute.Read)
         {
@@ -131,6 +132,33 @@ public sealed partial class ClientSession
         }
 
         return succeeded;
+    }
+
+    /// <summary>
+    /// A BEGIN that names no level, in a session that set none (startup options, SET): its level
+    /// is the node's default for the connection, which postgresql.conf or ALTER DATABASE/ROLE ...
+    /// SET may make REPEATABLE READ. Read from the main node once per backend connection.
+    /// </summary>
+    private async ValueTask ResolveDefaultIsolationAsync(QueryPlan plan, CancellationToken cancellationToken)
+    {
+        if (!plan.BeginsTransaction || plan.IsolationLevel != SqlIsolationLevel.Default || _sessionIsolation != SqlIsolationLevel.Default || MainBackend is not { } main)
+        {
+            return;
+        }
+
+        if (main.DefaultIsolation is null)
+        {
+            var result = await QueryCurrentMainAsync("SELECT pg_catalog.current_setting('default_transaction_isolation')", cancellationToken);
+            if (result.Error is not null || result.Scalar is not { } level)
+            {
+                return; // a failed transaction: the BEGIN fails too
+            }
+
+            main = MainBackend ?? main; // the node that answered, should the main node have changed meanwhile
+            main.DefaultIsolation = level;
+        }
+
+        _sessionIsolation = SqlIsolationLevels.Parse(main.DefaultIsolation!);
     }
 
     /// <summary>

@@ -147,6 +147,11 @@ public sealed partial class ClientSession
                         await EnsureFunctionCatalogAsync(plan, cancellationToken);
                     }
 
+                    if (!_batch.Failed)
+                    {
+                        await ResolveDefaultIsolationAsync(plan, cancellationToken);
+                    }
+
                     if (!_batch.Failed && plan.Statements is [{ Kind: Sql.StatementKind.Prepare }])
                     {
                         var (prepareSql, preparedName, prepareRewrite, prepareRefusal) = await RewriteSqlPrepareAsync(sql, cancellationToken);

@@ -53,10 +53,22 @@ public sealed class IsolationTests(ProxyFixture proxy) : IAsyncLifetime
     [InlineData("startup options")]
     [InlineData("SET default_transaction_isolation")]
     [InlineData("SET SESSION CHARACTERISTICS")]
+    [InlineData("ALTER ROLE ... IN DATABASE ... SET")]
     public async Task SessionDefaultRepeatableRead_ReadsBeforeAWrite_TakeTheSameSnapshotOnEveryNode(string how)
     {
         (await proxy.PsqlAsync(_database, "CREATE TABLE t (id int)", "CREATE TABLE seen (n bigint)", "INSERT INTO t VALUES (1)")).EnsureSuccess();
         var builder = new NpgsqlConnectionStringBuilder(proxy.ConnectionString(_database));
+        if (how.StartsWith("ALTER ROLE", StringComparison.Ordinal))
+        {
+            // Applies to backend connections made from now on: a new role's (none pooled yet).
+            var role = $"rr_{_database}";
+            (await proxy.PsqlAsync(_database,
+                $"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'rr'",
+                $"ALTER ROLE {role} IN DATABASE {_database} SET default_transaction_isolation = 'repeatable read'")).EnsureSuccess();
+            builder.Username = role;
+            builder.Password = "rr";
+        }
+
         if (how == "startup options")
         {
             builder.Options = "-c default_transaction_isolation=repeatable\\ read";
@@ -65,7 +77,7 @@ public sealed class IsolationTests(ProxyFixture proxy) : IAsyncLifetime
         await using var reader = new NpgsqlConnection(builder.ConnectionString);
         await reader.OpenAsync();
         await using var other = await proxy.OpenAsync(_database);
-        if (how != "startup options")
+        if (how.StartsWith("SET", StringComparison.Ordinal))
         {
             await using var set = new NpgsqlCommand(how == "SET SESSION CHARACTERISTICS"
                 ? "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ"
