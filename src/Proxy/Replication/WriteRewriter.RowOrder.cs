@@ -64,7 +64,10 @@ public static partial class WriteRewriter
             var start = opens.Count == 0 ? 0 : opens.Peek() + 1;
             var end = opens.Count == 0 ? tokens.Count : reader.SkipParens(opens.Peek()) - 1;
             var select = insertQuery ? i : start;
-            if (!reader.Is(select, "select") || !seen.Add(select) || PlainSingleTableQuery(reader, select, end) is not { } query)
+
+            // EXISTS (SELECT ... LIMIT 1) is true or false whichever row it finds: ordering would only slow it.
+            var underExists = !insertQuery && opens.Count > 0 && reader.Is(opens.Peek() - 1, "exists");
+            if (underExists || !reader.Is(select, "select") || !seen.Add(select) || PlainSingleTableQuery(reader, select, end) is not { } query)
             {
                 continue;
             }

@@ -74,6 +74,7 @@ public sealed class RowOrderRewriteTests
     [InlineData("INSERT INTO jobs (id, state) SELECT id, state FROM pairs")] // no sequence in the target: order does not matter
     [InlineData("INSERT INTO archive (state) SELECT state FROM pairs UNION SELECT state FROM jobs")] // ORDER BY would apply to the union
     [InlineData("UPDATE jobs SET state = 'x' WHERE id IN (SELECT id FROM jobs WHERE state = 'a')")]
+    [InlineData("DELETE FROM pairs WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = pairs.a LIMIT 1)")] // finds a row or not, whichever
     [InlineData("INSERT INTO jobs (id, state) VALUES (1, 'a') RETURNING ctid")] // only reports where the main node put it
     public void OtherQueries_AreLeftAsTheyAre(string sql) => Assert.Equal(sql, Rewritten(sql));
 
