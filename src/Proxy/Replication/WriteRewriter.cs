@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Sql;
 
 namespace PgPoolConsole.Proxy.Replication;
@@ -44,10 +45,7 @@ public sealed class SqlTemplate
     public int LargeObjectIdCount => Slots.Count(s => s == SlotKind.LargeObjectId);
 
     /// <summary>Fills each hole with a quoted literal of its value.</summary>
-    public string RenderLiterals(IReadOnlyList<string> values) => Render(slot => Literal(values[slot]));
-
-    /// <summary>A value as a quoted SQL string literal.</summary>
-    public static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
+    public string RenderLiterals(IReadOnlyList<string> values) => Render(slot => BackendQuery.Literal(values[slot]));
 
     /// <summary>Fills each hole with a text parameter, numbered from <paramref name="firstParameter"/>.</summary>
     public string RenderParameters(int firstParameter) => Render(slot => "$" + (firstParameter + slot).ToString(CultureInfo.InvariantCulture) + "::text");
@@ -262,7 +260,7 @@ public static partial class WriteRewriter
         if (!allow && statement.ChangesRowsSkippingLocked)
         {
             var table = statement.TargetTable?.ToString() ?? "";
-            lockKeys.Add($"{SkipLockedClass}, pg_catalog.hashtext('{table.Replace("'", "''", StringComparison.Ordinal)}')");
+            lockKeys.Add($"{SkipLockedClass}, pg_catalog.hashtext({BackendQuery.Literal(table)})");
         }
 
         // 5. Column defaults of the target table.

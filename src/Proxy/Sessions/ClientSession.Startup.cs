@@ -394,7 +394,7 @@ public sealed partial class ClientSession
             return;
         }
 
-        var sql = "SET application_name = '" + applicationName.Replace("'", "''", StringComparison.Ordinal) + "'";
+        var sql = "SET application_name = " + BackendQuery.Literal(applicationName);
         foreach (var backend in LiveBackends())
         {
             await RunInternalAsync(backend, sql, cancellationToken);
