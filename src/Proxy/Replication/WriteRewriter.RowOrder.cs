@@ -108,23 +108,9 @@ public static partial class WriteRewriter
         }
 
         var at = reader.Is(from + 1, "only") ? from + 2 : from + 1;
-
-        var nameStart = at;
-        if (reader.ReadName(ref at) is not { } table)
+        if (ReadFromItem(reader, ref at) is not var (table, qualifier))
         {
             return null;
-        }
-
-        var qualifier = reader.Sql[reader.Tokens[nameStart].Start..reader.Tokens[at - 1].End].ToString();
-        if (reader.Is(at, "as") && reader.IsName(at + 1))
-        {
-            qualifier = reader.Text(at + 1).ToString();
-            at += 2;
-        }
-        else if (reader.IsName(at) && !IsClauseWord(reader, at))
-        {
-            qualifier = reader.Text(at).ToString();
-            at++;
         }
 
         var orderBy = -1;
@@ -138,7 +124,7 @@ public static partial class WriteRewriter
                 continue;
             }
 
-            if (i == at && !(reader.Is(i, "where") || reader.Is(i, "order") || OrderItemsEnd.Contains(LowerWordOf(reader, i))))
+            if (i == at && !(KeepsOneTable.Contains(LowerWordOf(reader, i)) || reader.Is(i, "returning") || reader.Is(i, "on")))
             {
                 return null; // a join, a second table, a sample clause
             }
@@ -161,9 +147,6 @@ public static partial class WriteRewriter
 
         return new OrderDependentQuery(table, qualifier, orderBy, itemsEnd, limited);
     }
-
-    private static bool IsClauseWord(TokenReader reader, int i) =>
-        reader.IsKind(i, SqlTokenKind.Identifier) && (reader.Is(i, "where") || reader.Is(i, "order") || OrderItemsEnd.Contains(LowerWordOf(reader, i)) || MayChangeColumns.Contains(LowerWordOf(reader, i)));
 
     private static string LowerWordOf(TokenReader reader, int i) => reader.IsKind(i, SqlTokenKind.Identifier) ? reader.Text(i).ToString().ToLowerInvariant() : "";
 

@@ -676,21 +676,34 @@ public static partial class WriteRewriter
         }
 
         i += 2;
-        if (reader.ReadName(ref i) is not { } source)
+        return ReadFromItem(reader, ref i) is var (source, _) && EndsSingleTableQuery(reader, i) ? source : null;
+    }
+
+    /// <summary>
+    /// A FROM item <c>name [[AS] alias]</c> at <paramref name="i"/> (advancing past it): the table, and
+    /// how the query names it (its alias, or the name as written). Null when no name is there.
+    /// </summary>
+    private static (QualifiedName Table, string Qualifier)? ReadFromItem(TokenReader reader, ref int i)
+    {
+        var nameStart = i;
+        if (reader.ReadName(ref i) is not { } table)
         {
             return null;
         }
 
-        if (reader.Is(i, "as"))
+        var qualifier = reader.Sql[reader.Tokens[nameStart].Start..reader.Tokens[i - 1].End].ToString();
+        if (reader.Is(i, "as") && reader.IsName(i + 1))
         {
+            qualifier = reader.Text(i + 1).ToString();
             i += 2;
         }
-        else if (reader.IsKind(i, SqlTokenKind.Identifier) && IsAlias(reader.Text(i).ToString().ToLowerInvariant()))
+        else if (reader.IsKind(i, SqlTokenKind.QuotedIdentifier) || (reader.IsKind(i, SqlTokenKind.Identifier) && IsAlias(reader.Text(i).ToString().ToLowerInvariant())))
         {
+            qualifier = reader.Text(i).ToString();
             i++;
         }
 
-        return EndsSingleTableQuery(reader, i) ? source : null;
+        return (table, qualifier);
     }
 
     // Words after a FROM item that leave the query's columns those of its one table.
