@@ -126,13 +126,14 @@ public sealed class CatalogCache
             }
 
             var regclass = name.Schema is null ? BackendQuery.Identifier(name.Name) : $"{BackendQuery.Identifier(name.Schema)}.{BackendQuery.Identifier(name.Name)}";
+            // The trigger subquery does not refer to the row, so it runs once, not once per column.
             var result = await query($"""
                 SELECT c.oid, pg_catalog.quote_ident(a.attname), pg_catalog.format_type(a.atttypid, a.atttypmod),
                        pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
                        (SELECT pg_catalog.array_position(i.indkey::pg_catalog.int2[], a.attnum) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
                        (SELECT pg_catalog.string_agg(t.tgname || ' (' || p.proname || '())', ', ' ORDER BY t.tgname)
                           FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
-                          WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND p.prosrc ~* {NondeterministicBody})
+                          WHERE t.tgrelid = pg_catalog.to_regclass({BackendQuery.Literal(regclass)}) AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND p.prosrc ~* {NondeterministicBody})
                 FROM pg_catalog.pg_class c
                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
