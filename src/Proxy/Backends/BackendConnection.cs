@@ -51,6 +51,9 @@ public sealed class BackendConnection : IAsyncDisposable
     /// <summary>The user the connection logged in as (md5 salting needs it).</summary>
     public string StartupUser { get; internal set; } = "";
 
+    /// <summary>The database the connection is in (the startup database, else the user's name).</summary>
+    public string Database { get; internal set; } = "";
+
     public int NodeId => Endpoint.NodeId;
 
     public PgMessageReader Reader { get; }

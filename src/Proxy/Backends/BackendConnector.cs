@@ -124,6 +124,9 @@ public sealed class BackendConnector
             connection = new BackendConnection(endpoint, socket, mode == BackendSslMode.Disable ? stream : await NegotiateTlsAsync(endpoint, stream, mode, timeout.Token), _maxMessageLength)
             {
                 StartupUser = startupParameters.FirstOrDefault(p => p.Key == "user").Value ?? "",
+                Database = startupParameters.FirstOrDefault(p => p.Key == "database").Value is { Length: > 0 } database
+                    ? database
+                    : startupParameters.FirstOrDefault(p => p.Key == "user").Value ?? "",
             };
             PgWriter.StartupMessage(connection.Writer, startupParameters);
             await connection.Writer.FlushAsync(timeout.Token);

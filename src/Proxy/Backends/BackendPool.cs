@@ -115,22 +115,55 @@ public sealed partial class BackendPool : IAsyncDisposable
     /// <summary>Closes every idle connection to a node (it failed or was detached).</summary>
     public async Task DropNodeAsync(int nodeId)
     {
+        foreach (var victim in TakeAll(c => c.NodeId == nodeId))
+        {
+            victim.Break();
+            await victim.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Closes every idle connection to a database on every node, so that DROP DATABASE and the
+    /// like do not find the pool's sessions in it (pgpool-II closes its idle connections too).
+    /// PostgreSQL waits up to five seconds for closed sessions to end, so no wait is needed here.
+    /// </summary>
+    /// <returns>How many connections were closed.</returns>
+    public async Task<int> CloseDatabaseAsync(string database)
+    {
+        var victims = TakeAll(c => c.Database == database);
+        foreach (var victim in victims)
+        {
+            await victim.DisposeAsync();
+        }
+
+        return victims.Count;
+    }
+
+    private List<BackendConnection> TakeAll(Func<BackendConnection, bool> match)
+    {
         var victims = new List<BackendConnection>();
         lock (_gate)
         {
-            foreach (var ((node, _), stack) in _idle)
+            foreach (var stack in _idle.Values)
             {
-                if (node == nodeId)
+                if (!stack.Any(match))
                 {
-                    victims.AddRange(stack);
-                    stack.Clear();
+                    continue;
+                }
+
+                var kept = stack.Reverse().Where(c => !match(c)).ToArray();
+                victims.AddRange(stack.Where(match));
+                stack.Clear();
+                foreach (var connection in kept)
+                {
+                    stack.Push(connection);
                 }
             }
 
             for (var item = _lru.First; item is not null;)
             {
                 var next = item.Next;
-                if (item.Value.NodeId == nodeId)
+                if (match(item.Value.Connection))
                 {
                     _lru.Remove(item);
                 }
@@ -139,11 +172,7 @@ public sealed partial class BackendPool : IAsyncDisposable
             }
         }
 
-        foreach (var victim in victims)
-        {
-            victim.Break();
-            await victim.DisposeAsync();
-        }
+        return victims;
     }
 
     /// <summary>A point-in-time list of idle connections (node, key, backend pid, age).</summary>

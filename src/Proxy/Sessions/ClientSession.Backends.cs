@@ -206,6 +206,24 @@ public sealed partial class ClientSession
         }
     }
 
+    /// <summary>
+    /// DROP DATABASE, ALTER DATABASE ... RENAME and CREATE DATABASE (of its template) fail while any
+    /// other session is in that database, and the pool's idle connections are such sessions.
+    /// </summary>
+    private async ValueTask CloseIdleConnectionsToAsync(Replication.QueryPlan plan)
+    {
+        foreach (var statement in plan.Statements)
+        {
+            if (statement.DatabaseNeededAlone is { } database && await _context.Pool.CloseDatabaseAsync(database) is var closed and > 0)
+            {
+                LogClosedForDatabase(_logger, Id, closed, database);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 1021, Level = LogLevel.Information, Message = "pid {Pid}: closed {Count} idle pooled connection(s) to database \"{Database}\": the statement needs it free of other sessions")]
+    private static partial void LogClosedForDatabase(ILogger logger, int pid, int count, string database);
+
     [LoggerMessage(EventId = 1020, Level = LogLevel.Error, Message = "pid {Pid}: lost connection to backend node {NodeId}: {Reason}")]
     private static partial void LogBackendLost(ILogger logger, int pid, int nodeId, string reason);
 }

@@ -119,6 +119,7 @@ public sealed partial class ClientSession
             NoteCatalogChange();
         }
 
+        await CloseIdleConnectionsToAsync(plan);
         var succeeded = await ExecuteAndRelayAsync(request, plan, final, cancellationToken);
         if (sqlPrepare is var (preparedName, preparedRewrite))
         {

@@ -406,6 +406,7 @@ public sealed partial class ClientSession
         else
         {
             var plan = BatchPlan();
+            await CloseIdleConnectionsToAsync(plan);
             var wrap = sync && firstDispatch && route == QueryRoute.Write && _transactionStatus == 'I' && !plan.HasTransactionControl && !plan.CannotRunInTransactionBlock;
             var lockKeys = PendingLockKeys();
             var request = new ReplicatedRequest

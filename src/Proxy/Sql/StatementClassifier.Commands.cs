@@ -216,15 +216,29 @@ public static partial class StatementClassifier
                 var dropped = r.LowerWord(i + 1, buffer);
                 f.CannotRunInTransactionBlock = dropped is "database" or "tablespace" or "subscription"
                     || (dropped is "index" && r.Is(i + 2, "concurrently"));
+                if (dropped is "database")
+                {
+                    // DROP DATABASE [IF EXISTS] name
+                    var named = r.Is(i + 2, "if") && r.Is(i + 3, "exists") ? i + 4 : i + 2;
+                    f.DatabaseNeededAlone = DatabaseNameAt(r, named);
+                }
+
                 break;
             case "alter":
-                f.CannotRunInTransactionBlock = r.LowerWord(i + 1, buffer) switch
+                var altered = r.LowerWord(i + 1, buffer);
+                var movesDatabase = altered is "database" && FindSequence(r, i + 2, "set", "tablespace");
+                f.CannotRunInTransactionBlock = altered switch
                 {
                     "system" or "subscription" => true,
-                    "database" => FindSequence(r, i + 2, "set", "tablespace"),
+                    "database" => movesDatabase,
                     "table" => FindSequence(r, i + 2, "detach", "partition") && r.HasTopLevel(i + 2, "concurrently"),
                     _ => false,
                 };
+                if (movesDatabase || (altered is "database" && r.Is(i + 3, "rename")))
+                {
+                    f.DatabaseNeededAlone = DatabaseNameAt(r, i + 2);
+                }
+
                 break;
             case "reindex":
                 var j = r.IsKind(i + 1, SqlTokenKind.OpenParen) ? r.SkipParens(i + 1) : i + 1;
@@ -244,6 +258,40 @@ public static partial class StatementClassifier
                 f.ScanCalls = false;
                 break;
         }
+    }
+
+    /// <summary>The database named by the identifier at <paramref name="i"/>, or null.</summary>
+    private static string? DatabaseNameAt(in TokenReader r, int i) =>
+        r.IsName(i) ? SqlNames.FromToken(r.Sql, r.Tokens, i) : null;
+
+    /// <summary>
+    /// The template of CREATE DATABASE name [WITH] ... [TEMPLATE [=] t | DEFAULT] ..., read from the
+    /// options at <paramref name="start"/>: template1 when not named.
+    /// </summary>
+    private static string? TemplateOf(in TokenReader r, int start)
+    {
+        for (var k = start; k < r.Count; k++)
+        {
+            if (!r.Is(k, "template"))
+            {
+                continue;
+            }
+
+            var value = r.IsKind(k + 1, SqlTokenKind.Operator) && r.Text(k + 1) is "=" ? k + 2 : k + 1;
+            if (r.Is(value, "default"))
+            {
+                break;
+            }
+
+            if (r.IsKind(value, SqlTokenKind.String) && r.Text(value) is ['\'', .. var literal, '\''] && !literal.Contains('\''))
+            {
+                return literal.ToString();
+            }
+
+            return DatabaseNameAt(r, value);
+        }
+
+        return "template1";
     }
 
     private static bool FindSequence(in TokenReader r, int start, string first, string second)
@@ -281,6 +329,11 @@ public static partial class StatementClassifier
         {
             case "database" or "tablespace" or "subscription":
                 f.CannotRunInTransactionBlock = true;
+                if (r.Is(j, "database"))
+                {
+                    f.DatabaseNeededAlone = TemplateOf(r, j + 2);
+                }
+
                 break;
             case "index":
                 f.IsCreateIndex = true;

@@ -112,6 +112,7 @@ public static partial class StatementClassifier
             IsWithHoldOrForUpdate = facts.IsLocking || facts.IsHoldableCursor,
             ChangesRowsSkippingLocked = facts.ChangesRowsSkippingLocked,
             TargetTable = facts.TargetTable,
+            DatabaseNeededAlone = facts.DatabaseNeededAlone,
             BeginIsolationLevel = facts.IsolationLevel,
             TransactionReadOnly = facts.TransactionReadOnly,
             ImportedSnapshot = facts.ImportedSnapshot,
@@ -287,6 +288,7 @@ public static partial class StatementClassifier
         public bool IsLocking;
         public bool ChangesRowsSkippingLocked;
         public QualifiedName? TargetTable;
+        public string? DatabaseNeededAlone;
 
         /// <summary>Whether function calls can occur, and in which token range.</summary>
         public bool ScanCalls;

@@ -65,6 +65,13 @@ public sealed class StatementInfo
     public QualifiedName? TargetTable { get; init; }
 
     /// <summary>
+    /// The database PostgreSQL refuses to act on while other sessions are connected to it: the one
+    /// DROP DATABASE drops, ALTER DATABASE renames or moves, CREATE DATABASE copies (its template,
+    /// template1 by default). Null for any other statement.
+    /// </summary>
+    public string? DatabaseNeededAlone { get; init; }
+
+    /// <summary>
     /// The isolation level named by BEGIN, START TRANSACTION, SET TRANSACTION or SET SESSION
     /// CHARACTERISTICS AS TRANSACTION.
     /// </summary>

@@ -1,3 +1,4 @@
+using Npgsql;
 using PgPoolConsole.Api.Local;
 using PgPoolConsole.Tests.Infrastructure;
 
@@ -164,4 +165,47 @@ public sealed class PsqlTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Equal("replica", lines[2].Split('|')[6]);
         Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", node0[13]);
     }
+
+    [Fact]
+    public async Task DropRenameAndCopyDatabase_CloseThePoolsIdleConnectionsToIt()
+    {
+        // dropdb right after using the database: its pooled backend connections must not block it.
+        (await Run("CREATE TABLE t (id int)")).EnsureSuccess();
+        await AssertPooled(_database);
+        (await proxy.PsqlAsync("postgres", $"DROP DATABASE {_database}")).EnsureSuccess();
+
+        // The same over the extended protocol (Npgsql), for a template, a rename and a drop.
+        var template = await proxy.CreateDatabaseAsync("psql_template");
+        (await proxy.PsqlAsync(template, "CREATE TABLE seeded (id int)", "INSERT INTO seeded VALUES (1)")).EnsureSuccess();
+        await AssertPooled(template);
+        await using (var connection = await proxy.OpenAsync("postgres"))
+        {
+            await using var copy = new NpgsqlCommand($"CREATE DATABASE {template}_copy TEMPLATE {template}", connection);
+            await copy.ExecuteNonQueryAsync();
+            (await proxy.PsqlAsync($"{template}_copy", "SELECT 1")).EnsureSuccess();
+            await AssertPooled($"{template}_copy");
+            await using var rename = new NpgsqlCommand($"ALTER DATABASE {template}_copy RENAME TO \"{template}_Renamed\"", connection);
+            await rename.ExecuteNonQueryAsync();
+            (await proxy.PsqlAsync($"{template}_Renamed", "SELECT 1")).EnsureSuccess();
+            await AssertPooled($"{template}_Renamed");
+            await using var drop = new NpgsqlCommand($"DROP DATABASE \"{template}_Renamed\"", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        foreach (var node in proxy.Nodes)
+        {
+            var databases = await NodeSql.ReadColumnAsync(node, "postgres", "SELECT datname FROM pg_database");
+            Assert.DoesNotContain(_database, databases);
+            Assert.DoesNotContain($"{template}_Renamed", databases);
+            Assert.Contains(template, databases);
+            Assert.Equal(["1"], await NodeSql.ReadColumnAsync(node, template, "SELECT id FROM seeded"));
+        }
+    }
+
+    /// <summary>Waits for the exited client's backend connections to reach the pool.</summary>
+    private Task AssertPooled(string database) =>
+        Eventually.TrueAsync(
+            () => proxy.Host.Proxy.Pool.Snapshot().Any(c => c.Key.Contains($"database={database}\0", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10),
+            $"connections to {database} are pooled");
 }

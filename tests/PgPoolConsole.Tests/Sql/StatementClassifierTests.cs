@@ -496,6 +496,26 @@ public sealed class StatementClassifierTests
     }
 
     [Theory]
+    [InlineData("DROP DATABASE db", "db")]
+    [InlineData("drop database if exists \"Db\" with (force)", "Db")]
+    [InlineData("DROP DATABASE MyDb", "mydb")]
+    [InlineData("ALTER DATABASE db RENAME TO db2", "db")]
+    [InlineData("ALTER DATABASE db SET TABLESPACE ts", "db")]
+    [InlineData("CREATE DATABASE db", "template1")]
+    [InlineData("CREATE DATABASE db TEMPLATE proto", "proto")]
+    [InlineData("CREATE DATABASE db WITH OWNER = bob TEMPLATE = \"Proto\" ENCODING 'UTF8'", "Proto")]
+    [InlineData("CREATE DATABASE db TEMPLATE 'proto'", "proto")]
+    [InlineData("CREATE DATABASE db TEMPLATE DEFAULT", "template1")]
+    [InlineData("ALTER DATABASE db SET work_mem = '1MB'", null)]
+    [InlineData("ALTER DATABASE db OWNER TO bob", null)]
+    [InlineData("DROP TABLE db", null)]
+    [InlineData("REINDEX DATABASE db", null)]
+    public void Classify_DatabaseNeededAlone_NamesTheDatabaseNoOtherSessionMayBeIn(string sql, string? database)
+    {
+        Assert.Equal(database, One(sql).DatabaseNeededAlone);
+    }
+
+    [Theory]
     [InlineData("ANALYZE")]
     [InlineData("CREATE INDEX i ON t (a)")]
     [InlineData("DROP INDEX i")]
