@@ -26,7 +26,7 @@ public enum ColumnDefault
 /// <param name="Type">format_type of the column.</param>
 /// <param name="Default">What its default does.</param>
 /// <param name="DefaultExpression">For a time or random default: its expression (pg_get_expr), which the proxy evaluates with the main node's clock and values generated once.</param>
-/// <param name="RandomKind">For a random default: uuid or float8.</param>
+/// <param name="RandomKind">For a random default, what it generates: uuid, float8, random bytes or crypt() salt.</param>
 public sealed record ColumnInfo(string Name, string Type, ColumnDefault Default, string? DefaultExpression, string? RandomKind);
 
 /// <summary>A table as the catalog of the main node describes it.</summary>
@@ -191,9 +191,9 @@ public sealed class CatalogCache
                 return new ColumnInfo(name, type, ColumnDefault.Sequence, null, null);
             }
 
-            if (NondeterministicFunctions.RandomCalls(defaultExpression) is [var (_, _, randomKind), ..])
+            if (NondeterministicFunctions.RandomCalls(defaultExpression) is [var (_, _, generated), ..])
             {
-                return new ColumnInfo(name, type, ColumnDefault.Random, defaultExpression, randomKind);
+                return new ColumnInfo(name, type, ColumnDefault.Random, defaultExpression, generated.Description);
             }
 
             if (TimeFunctions.Find(defaultExpression).Count > 0)

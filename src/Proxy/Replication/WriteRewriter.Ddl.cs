@@ -78,7 +78,7 @@ public static partial class WriteRewriter
     /// for TYPE ... USING. A random default would give each existing row a different value on
     /// every node: refused.
     /// </summary>
-    private static string? RewriteAlterTable(string sql, List<SqlToken> tokens, QueryPlan plan, bool allow, List<Edit> edits, List<SlotKind> slots)
+    private static string? RewriteAlterTable(string sql, List<SqlToken> tokens, QueryPlan plan, bool allow, List<Edit> edits, List<Slot> slots)
     {
         var appended = new List<string>();
         var clocks = default(ClockSlots);
@@ -97,7 +97,7 @@ public static partial class WriteRewriter
                 }
 
                 var name = new QualifiedName(null, sql.Substring(tokens[i].Start, tokens[i].Length).ToLowerInvariant());
-                if ((NondeterministicFunctions.InlineType(name) is not null || NondeterministicFunctions.IsNotReproducible(name)) && !allow)
+                if ((NondeterministicFunctions.Generated(name, sql, tokens, i) is not null || NondeterministicFunctions.IsNotReproducible(name)) && !allow)
                 {
                     return $"{name.Name}() here is evaluated for every row of the table, by each node on its own; add the column without it, fill the rows with an UPDATE of explicit values, then SET DEFAULT (or set allow_nondeterministic_writes = on)";
                 }

@@ -22,6 +22,18 @@ public enum SlotKind
 
     /// <summary>The OID of a new large object, picked by the proxy (lo_creat(), lo_create(0) ...).</summary>
     LargeObjectId,
+
+    /// <summary>Random bytes as hex digits (pgcrypto's gen_random_bytes(n)).</summary>
+    RandomBytes,
+
+    /// <summary>A crypt() salt (pgcrypto's gen_salt(type [, rounds])).</summary>
+    RandomSalt,
+}
+
+/// <summary>A hole in a <see cref="SqlTemplate"/>: what goes there, and what its generator needs (see <see cref="GeneratedValue.Argument"/>).</summary>
+public readonly record struct Slot(SlotKind Kind, string Argument = "")
+{
+    public static implicit operator Slot(SlotKind kind) => new(kind);
 }
 
 /// <summary>
@@ -32,17 +44,17 @@ public sealed class SqlTemplate
 {
     private readonly List<(string Text, int Slot)> _parts;
 
-    internal SqlTemplate(List<(string Text, int Slot)> parts, List<SlotKind> slots)
+    internal SqlTemplate(List<(string Text, int Slot)> parts, List<Slot> slots)
     {
         _parts = parts;
         Slots = slots;
     }
 
-    public IReadOnlyList<SlotKind> Slots { get; }
+    public IReadOnlyList<Slot> Slots { get; }
 
-    public bool NeedsClock => Slots.Any(s => s is SlotKind.TransactionTime or SlotKind.StatementTime);
+    public bool NeedsClock => Slots.Any(s => s.Kind is SlotKind.TransactionTime or SlotKind.StatementTime);
 
-    public int LargeObjectIdCount => Slots.Count(s => s == SlotKind.LargeObjectId);
+    public int LargeObjectIdCount => Slots.Count(s => s.Kind == SlotKind.LargeObjectId);
 
     /// <summary>Fills each hole with a quoted literal of its value.</summary>
     public string RenderLiterals(IReadOnlyList<string> values) => Render(slot => BackendQuery.Literal(values[slot]));
@@ -68,13 +80,12 @@ public sealed class SqlTemplate
     public IReadOnlyList<string> Values(string transactionTime, string statementTime, IReadOnlyList<long>? largeObjectIds = null)
     {
         var nextLargeObject = 0;
-        return [.. Slots.Select(kind => kind switch
+        return [.. Slots.Select(slot => slot.Kind switch
         {
             SlotKind.TransactionTime => transactionTime,
             SlotKind.StatementTime => statementTime,
-            SlotKind.RandomUuid => NondeterministicFunctions.Generate("uuid"),
             SlotKind.LargeObjectId => largeObjectIds![nextLargeObject++].ToString(CultureInfo.InvariantCulture),
-            _ => NondeterministicFunctions.Generate("float8"),
+            _ => NondeterministicFunctions.Generate(new GeneratedValue(slot.Kind, "", slot.Argument)),
         })];
     }
 }
@@ -118,7 +129,7 @@ public static partial class WriteRewriter
     public static WriteRewrite Rewrite(string sql, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allowNondeterministic, bool insertLock, Func<string, WriteRewrite?>? sqlPrepared = null)
     {
         var edits = new List<Edit>();
-        var slots = new List<SlotKind>();
+        var slots = new List<Slot>();
         var lockKeys = new List<string>();
         CopyRowFill? copyFill = null;
         foreach (var statement in plan.Statements)
@@ -161,7 +172,7 @@ public static partial class WriteRewriter
 
     private sealed record Edit(int Start, int Length, List<(string Text, int Slot)> Parts);
 
-    private static string? RewriteStatement(string sql, StatementInfo statement, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allow, bool insertLock, List<Edit> edits, List<SlotKind> slots, List<string> lockKeys, ref CopyRowFill? copyFill)
+    private static string? RewriteStatement(string sql, StatementInfo statement, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allow, bool insertLock, List<Edit> edits, List<Slot> slots, List<string> lockKeys, ref CopyRowFill? copyFill)
     {
         // Only statements that evaluate expressions into stored rows: DDL mostly stores expressions
         // (a DEFAULT now() must stay now()); the few places where it evaluates them are below.
@@ -220,13 +231,12 @@ public static partial class WriteRewriter
                 i >= 2 && tokens[i - 1].Kind == SqlTokenKind.Dot ? sql.Substring(tokens[i - 2].Start, tokens[i - 2].Length).ToLowerInvariant() : null,
                 sql.Substring(tokens[i].Start, tokens[i].Length).ToLowerInvariant());
             var start = name.Schema is null ? tokens[i].Start : tokens[i - 2].Start;
-            if (NondeterministicFunctions.InlineType(name) is { } type && tokens[i + 2].Kind == SqlTokenKind.CloseParen)
+            if (NondeterministicFunctions.Generated(name, sql, tokens, i) is var (generated, close))
             {
                 if (valuesTuples.Any(t => t.Start < tokens[i].Start && tokens[i].Start < t.End))
                 {
-                    var slot = NewSlot(slots, type == "uuid" ? SlotKind.RandomUuid : SlotKind.RandomDouble);
-                    edits.Add(new Edit(start, tokens[i + 2].End - start, [("(", -1), ("", slot), ($"::{type})", -1)]));
-                    i += 2;
+                    edits.Add(new Edit(start, tokens[close].End - start, GeneratedParts(generated, slots)));
+                    i = close;
                     continue;
                 }
 
@@ -357,7 +367,7 @@ public static partial class WriteRewriter
     /// each execution passes fresh ones (the main node's clock, random values, large object OIDs)
     /// as extra arguments, and takes its insert_lock keys.
     /// </summary>
-    private static void ExecuteEdit(string sql, StatementInfo statement, Func<string, WriteRewrite?> sqlPrepared, List<Edit> edits, List<SlotKind> slots, List<string> lockKeys)
+    private static void ExecuteEdit(string sql, StatementInfo statement, Func<string, WriteRewrite?> sqlPrepared, List<Edit> edits, List<Slot> slots, List<string> lockKeys)
     {
         if (StatementNames.ExecuteParts(sql.AsSpan(statement.Start, statement.Length)) is not var (name, closeParen) || sqlPrepared(name) is not { } prepared)
         {
@@ -391,7 +401,7 @@ public static partial class WriteRewriter
     /// the OID instead, the same on every node. An OID argument that is not a constant (a parameter,
     /// an expression) is kept unless it is 0. Null when the call names a constant OID (or cannot be read).
     /// </summary>
-    private static Edit? LargeObjectOidEdit(string sql, List<SqlToken> tokens, int call, int start, string function, List<SlotKind> slots)
+    private static Edit? LargeObjectOidEdit(string sql, List<SqlToken> tokens, int call, int start, string function, List<Slot> slots)
     {
         var open = call + 1;
         if (Matching(tokens, open) is not (var close and > 0))
@@ -463,10 +473,22 @@ public static partial class WriteRewriter
     /// <summary>insert_lock's advisory lock key for a table: its class and oid in one bigint.</summary>
     private static string TableLockKey(TableInfo table) => ((LockClass << 32) | table.Oid).ToString(CultureInfo.InvariantCulture);
 
-    private static int NewSlot(List<SlotKind> slots, SlotKind kind)
+    private static int NewSlot(List<Slot> slots, Slot slot)
     {
-        slots.Add(kind);
+        slots.Add(slot);
         return slots.Count - 1;
+    }
+
+    /// <summary>
+    /// A proxy-generated value in place of a random call, typed as the call's result. Random bytes
+    /// travel as hex digits and are decoded, so no backslash depends on standard_conforming_strings.
+    /// </summary>
+    private static List<(string, int)> GeneratedParts(GeneratedValue generated, List<Slot> slots)
+    {
+        var slot = NewSlot(slots, new Slot(generated.Kind, generated.Argument));
+        return generated.Kind == SlotKind.RandomBytes
+            ? [("pg_catalog.decode(", -1), ("", slot), (", 'hex')", -1)]
+            : [("(", -1), ("", slot), ($"::{generated.Type})", -1)];
     }
 
     private static List<(string, int)> TimeParts(string cast, int slot) => cast switch
@@ -482,7 +504,7 @@ public static partial class WriteRewriter
     /// clock in place of its time functions and a value generated once per use in place of each
     /// random call, cast to the column's type as the default is.
     /// </summary>
-    private static List<(string, int)> DefaultParts(ColumnInfo column, List<SlotKind> slots, ref ClockSlots clocks)
+    private static List<(string, int)> DefaultParts(ColumnInfo column, List<Slot> slots, ref ClockSlots clocks)
     {
         var expression = column.DefaultExpression ?? throw new InvalidOperationException($"column {column.Name} has no default expression");
         var replacements = new List<(int Start, int Length, List<(string, int)> Parts)>();
@@ -491,10 +513,9 @@ public static partial class WriteRewriter
             replacements.Add((use.Start, use.Length, TimeParts(use.Cast, clocks.For(use.Source, slots))));
         }
 
-        foreach (var (start, length, type) in NondeterministicFunctions.RandomCalls(expression))
+        foreach (var (start, length, generated) in NondeterministicFunctions.RandomCalls(expression))
         {
-            var slot = NewSlot(slots, type == "uuid" ? SlotKind.RandomUuid : SlotKind.RandomDouble);
-            replacements.Add((start, length, [("(", -1), ("", slot), ($"::{type})", -1)]));
+            replacements.Add((start, length, GeneratedParts(generated, slots)));
         }
 
         replacements.Sort((a, b) => a.Start.CompareTo(b.Start));
@@ -517,7 +538,7 @@ public static partial class WriteRewriter
         private int? _transaction;
         private int? _statement;
 
-        public int For(TimeSource source, List<SlotKind> slots) => source == TimeSource.Transaction
+        public int For(TimeSource source, List<Slot> slots) => source == TimeSource.Transaction
             ? _transaction ??= NewSlot(slots, SlotKind.TransactionTime)
             : _statement ??= NewSlot(slots, SlotKind.StatementTime);
     }
@@ -541,7 +562,7 @@ public static partial class WriteRewriter
         : new Edit(tokens[nameEnd].End, 0, [($" ({string.Join(", ", positional.Concat(added).Select(c => c.Name))})", -1)]);
 
     /// <summary>The default values of <paramref name="columns"/>, separated by commas (one before the first too when <paramref name="leadingComma"/>).</summary>
-    private static List<(string, int)> DefaultsParts(List<ColumnInfo> columns, bool leadingComma, List<SlotKind> slots, ref ClockSlots clocks)
+    private static List<(string, int)> DefaultsParts(List<ColumnInfo> columns, bool leadingComma, List<Slot> slots, ref ClockSlots clocks)
     {
         var parts = new List<(string, int)>();
         for (var c = 0; c < columns.Count; c++)
@@ -554,7 +575,7 @@ public static partial class WriteRewriter
     }
 
     /// <summary>DEFAULT VALUES with the columns that need the proxy's values named: <c>(a, b) VALUES (..., ...)</c>.</summary>
-    private static List<(string, int)> DefaultValuesParts(List<ColumnInfo> columns, List<SlotKind> slots, ref ClockSlots clocks) =>
+    private static List<(string, int)> DefaultValuesParts(List<ColumnInfo> columns, List<Slot> slots, ref ClockSlots clocks) =>
         [($"({string.Join(", ", columns.Select(c => c.Name))}) VALUES (", -1), .. DefaultsParts(columns, leadingComma: false, slots, ref clocks), (")", -1)];
 
     /// <summary>
@@ -935,7 +956,7 @@ public static partial class WriteRewriter
     /// statement leaves them to the default (omitted from the column list, DEFAULT in a row,
     /// DEFAULT VALUES, or an INSERT ... SELECT naming its columns).
     /// </summary>
-    private static string? RewriteInsertDefaults(string sql, List<SqlToken> tokens, TableInfo table, List<(int Start, int End, int OpenIndex, int CloseIndex)> tuples, Func<QualifiedName, TableInfo?> tables, bool allow, List<Edit> edits, List<SlotKind> slots, ref ClockSlots clocks)
+    private static string? RewriteInsertDefaults(string sql, List<SqlToken> tokens, TableInfo table, List<(int Start, int End, int OpenIndex, int CloseIndex)> tuples, Func<QualifiedName, TableInfo?> tables, bool allow, List<Edit> edits, List<Slot> slots, ref ClockSlots clocks)
     {
         var (nameEnd, listOpen, listClose, i) = ShapeOfInsert(sql, tokens, tuples);
         List<string>? listed = listOpen < 0 ? null : [.. Items(tokens, listOpen, listClose).Select(item => ColumnName(sql, tokens[item.First]))];
@@ -1089,7 +1110,7 @@ public static partial class WriteRewriter
             return Refusal(omitted[0], "the proxy fills it only in text and CSV data with options it understands");
         }
 
-        var slots = new List<SlotKind>();
+        var slots = new List<Slot>();
         var clocks = default(ClockSlots);
         var select = new List<(string, int)> { ("SELECT ", -1) };
         foreach (var column in omitted)
@@ -1109,7 +1130,7 @@ public static partial class WriteRewriter
     /// column with a clock default that the action leaves out (or sets to DEFAULT) gets the main
     /// node's time. A random default would need a value per row: refused unless allowed.
     /// </summary>
-    private static string? RewriteMergeInsertDefaults(string sql, List<SqlToken> tokens, TableInfo table, bool allow, List<Edit> edits, List<SlotKind> slots, ref ClockSlots clocks)
+    private static string? RewriteMergeInsertDefaults(string sql, List<SqlToken> tokens, TableInfo table, bool allow, List<Edit> edits, List<Slot> slots, ref ClockSlots clocks)
     {
         for (var i = 0; i + 1 < tokens.Count; i++)
         {
@@ -1187,7 +1208,7 @@ public static partial class WriteRewriter
     }
 
     /// <summary>UPDATE ... SET column = DEFAULT for a time default gets the main node's time; a random one is refused.</summary>
-    private static string? RewriteUpdateDefaults(string sql, List<SqlToken> tokens, TableInfo table, bool allow, List<Edit> edits, List<SlotKind> slots, ref ClockSlots clocks)
+    private static string? RewriteUpdateDefaults(string sql, List<SqlToken> tokens, TableInfo table, bool allow, List<Edit> edits, List<Slot> slots, ref ClockSlots clocks)
     {
         for (var i = 2; i < tokens.Count; i++)
         {

@@ -376,15 +376,56 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Equal(["6"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT u)::text FROM r"));
     }
 
+    /// <summary>
+    /// pgcrypto's random values: a token default (encode(gen_random_bytes(n), 'hex')), a salt
+    /// default, and crypt(password, gen_salt(type)) in VALUES get one proxy-generated value for
+    /// every node; the salts are ones crypt() accepts.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PgcryptoRandomBytesAndSalts_AreGeneratedOnceForEveryNode(bool prepared)
+    {
+        await SetUpAsync("""
+            CREATE EXTENSION IF NOT EXISTS pgcrypto;
+            CREATE TABLE accounts (name text, password text, token text DEFAULT encode(gen_random_bytes(16), 'hex'),
+                salt text DEFAULT gen_salt('bf', 8), raw bytea DEFAULT gen_random_bytes(4))
+            """);
+        await using var connection = await OpenAsync();
+        await ExecuteEachAsync(
+            connection,
+            prepared,
+            "INSERT INTO accounts (name, password) VALUES ('bf', crypt('secret', gen_salt('bf'))), ('md5', crypt('secret', gen_salt('MD5')))",
+            "INSERT INTO accounts (name, password) VALUES ('des', crypt('secret', gen_salt('des'))), ('xdes', crypt('secret', public.gen_salt('xdes'::text, 1001)))",
+            "INSERT INTO accounts (name, password, raw) VALUES ('bytes', NULL, gen_random_bytes(32))");
+
+        await AssertIdenticalAsync("accounts");
+        foreach (var node in proxy.Nodes)
+        {
+            Assert.Equal(
+                ["bf|true|$2a$06$", "bytes||", "des|true|", "md5|true|$1$", "xdes|true|_"],
+                await NodeSql.ReadColumnAsync(node, _database, "SELECT name || '|' || coalesce((password = crypt('secret', password))::text, '') || '|' || coalesce(substring(password from '^(\\$[0-9a-z]+\\$(?:[0-9]+\\$)?|_)'), '') FROM accounts ORDER BY name"));
+        }
+
+        Assert.Equal(
+            ["4|4|4|4"],
+            await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT token) || '|' || count(DISTINCT salt) || '|' || count(DISTINCT raw) || '|' || count(*) FILTER (WHERE salt LIKE '$2a$08$%' AND length(salt) = 29 AND length(raw) = 4) FROM accounts WHERE name <> 'bytes'"));
+    }
+
     [Theory]
     [InlineData("UPDATE r SET x = random()", "random()")]
+    [InlineData("UPDATE r SET u = gen_random_uuid() WHERE x = 1", "gen_random_uuid()")]
+    [InlineData("INSERT INTO r (x, s) SELECT 1, gen_salt('bf') FROM generate_series(1, 3)", "gen_salt()")]
+    [InlineData("INSERT INTO r (x, s) VALUES (1, gen_salt('bf', 3))", "gen_salt()")]
+    [InlineData("INSERT INTO r (x, s) VALUES (1, encode(gen_random_bytes(length('abc')), 'hex'))", "gen_random_bytes()")]
+    [InlineData("UPDATE r SET s = encode(gen_random_bytes(16), 'hex')", "gen_random_bytes()")]
     [InlineData("INSERT INTO r SELECT random(), NULL FROM generate_series(1, 3)", "random()")]
     [InlineData("INSERT INTO r VALUES (pg_backend_pid(), NULL)", "pg_backend_pid()")]
     [InlineData("INSERT INTO u2 (name) SELECT 'n' || g FROM generate_series(1, 3) g", "token")]
     [InlineData("DELETE FROM r a USING r b WHERE a.ctid < b.ctid AND a.x = b.x", "ctid")]
     public async Task PerRowRandomValues_AreRefusedWithAClearError(string sql, string named)
     {
-        await SetUpAsync("CREATE TABLE r (x float8, u uuid); CREATE TABLE u2 (name text, token uuid DEFAULT gen_random_uuid())");
+        await SetUpAsync("CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE TABLE r (x float8, u uuid, s text); CREATE TABLE u2 (name text, token uuid DEFAULT gen_random_uuid())");
         var result = await proxy.PsqlAsync(_database, sql);
 
         Assert.False(result.Succeeded);
