@@ -8,7 +8,8 @@ if [[ "${1:-}" == "--test" ]]; then
     # pgpool2: the stock PCP client tools the tests drive; chromium: the dashboard's browser tests;
     # libpg-query-dev: PostgreSQL's own parser, the oracle the SQL tests compare against.
     # iproute2, openssh: a second "host" (network namespace with an sshd) for the remote recovery test.
-    want+=(pgpool2 chromium libpg-query-dev iproute2 openssh-client openssh-server)
+    # openjdk-17-jre-headless, libpostgresql-jdbc-java: Java applications' driver, pgjdbc.
+    want+=(pgpool2 chromium libpg-query-dev iproute2 openssh-client openssh-server openjdk-17-jre-headless libpostgresql-jdbc-java)
 fi
 
 missing=()
