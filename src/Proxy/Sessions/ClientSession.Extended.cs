@@ -372,6 +372,12 @@ public sealed partial class ClientSession
             // node already got (statements and portals) before they can run the rest.
             route = QueryRoute.Write;
         }
+        else if (_batch.Route == QueryRoute.Broadcast && EffectiveRoute(BatchPlan(_batch.Dispatched)) is var rest && rest is QueryRoute.Write or QueryRoute.TransactionEnd)
+        {
+            // A BEGIN sent ahead (Flush, or a simple Query before Sync) does not make the writes
+            // after it order-free: they go to the main node first, or a commit to it last.
+            route = rest;
+        }
 
         var firstDispatch = _batch.Route is null;
         _batch.Route = route;
@@ -698,11 +704,14 @@ public sealed partial class ClientSession
         return false;
     }
 
-    /// <summary>The combined plan of the statements the batch executes (or parses, when it executes none).</summary>
-    private QueryPlan BatchPlan()
+    /// <summary>
+    /// The combined plan of the statements the batch executes (or parses, when it executes none),
+    /// from its message <paramref name="from"/> on.
+    /// </summary>
+    private QueryPlan BatchPlan(int from = 0)
     {
         var statements = new List<Sql.StatementInfo>();
-        foreach (var message in _batch.Messages)
+        foreach (var message in _batch.Messages.Skip(from))
         {
             if (message.Type == 'E' && message.Plan is not null)
             {
@@ -712,7 +721,7 @@ public sealed partial class ClientSession
 
         if (statements.Count == 0)
         {
-            foreach (var message in _batch.Messages)
+            foreach (var message in _batch.Messages.Skip(from))
             {
                 if (message.Type == 'P' && message.Plan is not null)
                 {

@@ -219,7 +219,22 @@ public sealed partial class ClientSession : IProxySession
             switch (message.TypeChar)
             {
                 case 'Q':
-                    await WaitAtBoundaryAsync(cancellationToken);
+                    if (_batch.IsOpen)
+                    {
+                        // A simple Query before Sync (pgjdbc's autosave sends SAVEPOINT so, after an
+                        // extended BEGIN): PostgreSQL first runs what came before it, and ignores
+                        // it when that failed.
+                        await ExecuteBatchAsync(sync: false, cancellationToken);
+                        if (_batch.Failed)
+                        {
+                            break;
+                        }
+                    }
+                    else
+                    {
+                        await WaitAtBoundaryAsync(cancellationToken);
+                    }
+
                     await HandleSimpleQueryAsync(message, cancellationToken);
                     break;
                 case 'P':
