@@ -219,23 +219,11 @@ public sealed partial class ClientSession : IProxySession
             switch (message.TypeChar)
             {
                 case 'Q':
-                    if (_batch.IsOpen)
+                    if (await RunBatchBeforeAsync(cancellationToken))
                     {
-                        // A simple Query before Sync (pgjdbc's autosave sends SAVEPOINT so, after an
-                        // extended BEGIN): PostgreSQL first runs what came before it, and ignores
-                        // it when that failed.
-                        await ExecuteBatchAsync(sync: false, cancellationToken);
-                        if (_batch.Failed)
-                        {
-                            break;
-                        }
-                    }
-                    else
-                    {
-                        await WaitAtBoundaryAsync(cancellationToken);
+                        await HandleSimpleQueryAsync(message, cancellationToken);
                     }
 
-                    await HandleSimpleQueryAsync(message, cancellationToken);
                     break;
                 case 'P':
                 case 'B':
@@ -261,8 +249,11 @@ public sealed partial class ClientSession : IProxySession
                     await ExecuteBatchAsync(sync: true, cancellationToken);
                     break;
                 case 'F':
-                    await WaitAtBoundaryAsync(cancellationToken);
-                    await HandleFunctionCallAsync(message, cancellationToken);
+                    if (await RunBatchBeforeAsync(cancellationToken))
+                    {
+                        await HandleFunctionCallAsync(message, cancellationToken);
+                    }
+
                     break;
                 case 'X':
                     return !_batch.IsOpen;
@@ -275,6 +266,23 @@ public sealed partial class ClientSession : IProxySession
                     throw new PgProtocolException($"invalid frontend message type {PgMessageReader.Printable(message.Type)}");
             }
         }
+    }
+
+    /// <summary>
+    /// Before a simple Query or FunctionCall: a Query that arrives before an extended batch's Sync
+    /// (pgjdbc's autosave sends SAVEPOINT so, after an extended BEGIN) runs after what came before
+    /// it, as in PostgreSQL, which also ignores it when that failed (false: skip the message).
+    /// </summary>
+    private async Task<bool> RunBatchBeforeAsync(CancellationToken cancellationToken)
+    {
+        if (!_batch.IsOpen)
+        {
+            await WaitAtBoundaryAsync(cancellationToken);
+            return true;
+        }
+
+        await ExecuteBatchAsync(sync: false, cancellationToken);
+        return !_batch.Failed;
     }
 
     /// <summary>
