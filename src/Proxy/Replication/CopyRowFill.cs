@@ -214,11 +214,17 @@ public sealed record CopyDataLayout(CopyDataFormat Format, char Delimiter, strin
 }
 
 /// <summary>
-/// A COPY FROM STDIN that leaves columns with a time default out of its column list: the proxy
-/// names them in the COPY and appends one value to every row, evaluated once on the main node
-/// (<see cref="Values"/>, a SELECT of each default as text), so every node stores the same.
+/// A COPY FROM STDIN that leaves columns with a time or random default out of its column list:
+/// the proxy names them in the COPY and appends their values to every row, so every node stores
+/// the same. A time default has one value for the whole COPY, evaluated once on the main node
+/// (<see cref="Values"/>, a SELECT of each default as text, NULL for the others); a default that
+/// is one random call (gen_random_uuid() ...) gets a value generated for each row (<see cref="PerRow"/>).
 /// </summary>
-public sealed record CopyRowFill(CopyDataLayout Layout, IReadOnlyList<string> Columns, SqlTemplate Values);
+public sealed record CopyRowFill(CopyDataLayout Layout, IReadOnlyList<string> Columns, SqlTemplate Values, IReadOnlyList<GeneratedValue?> PerRow)
+{
+    /// <summary>Whether any column takes its value from the main node (else <see cref="Values"/> need not run).</summary>
+    public bool NeedsMainNode => PerRow.Any(generated => generated is null);
+}
 
 /// <summary>
 /// Appends fields to every row of a COPY's text or CSV data as it streams through, however the
@@ -233,6 +239,9 @@ public sealed class CopyRowFiller
     private readonly byte _quote;
     private readonly byte _escape; // 0 in CSV when it is the quote character itself
     private readonly byte[] _rowSuffix;
+    private readonly CopyDataLayout _layout;
+    private readonly IReadOnlyList<string?> _values;
+    private readonly IReadOnlyList<GeneratedValue?> _perRow;
     private readonly SearchValues<byte> _special;
     private byte[]? _headerSuffix;
     private bool _escaped;
@@ -243,9 +252,14 @@ public sealed class CopyRowFiller
     private byte _first;
     private byte _second;
 
-    public CopyRowFiller(CopyDataLayout layout, IReadOnlyList<string> columns, IReadOnlyList<string?> values)
+    /// <param name="values">Each appended column's value for every row.</param>
+    /// <param name="perRow">For each column, null, or the random value to generate afresh for each row instead.</param>
+    public CopyRowFiller(CopyDataLayout layout, IReadOnlyList<string> columns, IReadOnlyList<string?> values, IReadOnlyList<GeneratedValue?>? perRow = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
+        _layout = layout;
+        _values = values;
+        _perRow = perRow?.Any(generated => generated is not null) == true ? perRow : [];
         _csv = layout.Format == CopyDataFormat.Csv;
         _quote = (byte)layout.Quote;
         _escape = layout.Escape == layout.Quote ? (byte)0 : (byte)layout.Escape;
@@ -369,12 +383,16 @@ public sealed class CopyRowFiller
         return false;
     }
 
+    /// <summary>A generated value as COPY text: bytea in its hex input form.</summary>
+    private static string CopyText(GeneratedValue generated) =>
+        generated.Kind == SlotKind.RandomBytes ? "\\x" + NondeterministicFunctions.Generate(generated) : NondeterministicFunctions.Generate(generated);
+
     private void WriteSuffix(IBufferWriter<byte> output)
     {
         var endOfData = _lineLength == 2 && _first == '\\' && _second == '.';
         if (!endOfData)
         {
-            output.Write(_headerSuffix ?? _rowSuffix);
+            output.Write(_headerSuffix ?? (_perRow.Count > 0 ? Suffix(_layout, _values.Select((value, i) => _perRow[i] is { } generated ? CopyText(generated) : value)) : _rowSuffix));
         }
 
         _headerSuffix = null;

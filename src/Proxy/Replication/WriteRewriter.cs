@@ -1094,9 +1094,10 @@ public static partial class WriteRewriter
 
         static string Refusal(ColumnInfo column, string why) =>
             $"COPY leaves column {column.Name} to its default, which each node would compute differently ({why}); include the column in the data or set allow_nondeterministic_writes = on";
-        if (omitted.FirstOrDefault(c => c.Default == ColumnDefault.Random) is { } random)
+        var perRow = omitted.Select(c => c.Default == ColumnDefault.Random ? SingleRandomCall(c.DefaultExpression!) : null).ToList();
+        if (omitted.Where((c, i) => c.Default == ColumnDefault.Random && perRow[i] is null).FirstOrDefault() is { } random)
         {
-            return Refusal(random, $"{random.RandomKind} per row");
+            return Refusal(random, $"{random.RandomKind} per row, in an expression the proxy cannot generate row by row");
         }
 
         var from = close + 1;
@@ -1113,17 +1114,23 @@ public static partial class WriteRewriter
         var slots = new List<Slot>();
         var clocks = default(ClockSlots);
         var select = new List<(string, int)> { ("SELECT ", -1) };
-        foreach (var column in omitted)
+        foreach (var (column, generated) in omitted.Zip(perRow))
         {
             select.AddRange(select.Count > 1 ? [(", ", -1)] : []);
-            select.AddRange(DefaultParts(column, slots, ref clocks));
+            select.AddRange(generated is null ? DefaultParts(column, slots, ref clocks) : [("NULL", -1)]);
             select.Add(("::text", -1));
         }
 
         edits.Add(new Edit(tokens[close].Start, 0, [(", " + string.Join(", ", omitted.Select(c => c.Name)), -1)]));
-        copyFill = new CopyRowFill(layout, [.. omitted.Select(c => Unquote(c.Name))], new SqlTemplate(select, slots));
+        copyFill = new CopyRowFill(layout, [.. omitted.Select(c => Unquote(c.Name))], new SqlTemplate(select, slots), perRow);
         return null;
     }
+
+    /// <summary>The value to generate when a default is nothing but one random call (gen_random_uuid(), random() ...); else null.</summary>
+    private static GeneratedValue? SingleRandomCall(string expression) =>
+        NondeterministicFunctions.RandomCalls(expression) is [var (start, length, generated)] && start == 0 && length == expression.TrimEnd().Length
+            ? generated
+            : null;
 
     /// <summary>
     /// MERGE ... WHEN NOT MATCHED THEN INSERT [(columns)] { VALUES (...) | DEFAULT VALUES }: a

@@ -192,6 +192,11 @@ public sealed partial class ClientSession
             return (null, $"COPY leaves column {fill.Columns[0]} to its default, which each node would compute differently; the proxy fills it in only for encodings whose multibyte characters never contain ASCII bytes, not {encoding}; include the column in the data or set allow_nondeterministic_writes = on");
         }
 
+        if (!fill.NeedsMainNode)
+        {
+            return (new CopyRowFiller(fill.Layout, fill.Columns, [.. fill.Columns.Select(_ => (string?)null)], fill.PerRow), null);
+        }
+
         if (await TemplateValuesAsync(fill.Values, cancellationToken) is not { } values)
         {
             return (null, null);
@@ -203,7 +208,7 @@ public sealed partial class ClientSession
             return (null, $"the defaults of {string.Join(", ", fill.Columns)} could not be evaluated for the COPY: {result.Error?.Message ?? "no row"}");
         }
 
-        return (new CopyRowFiller(fill.Layout, fill.Columns, result.Rows[0]), null);
+        return (new CopyRowFiller(fill.Layout, fill.Columns, result.Rows[0], fill.PerRow), null);
     }
 
     // Client encodings in which a byte of a multibyte character can be a backslash, quote or

@@ -76,6 +76,27 @@ public sealed class CopyRowFillTests
         Assert.Equal("1|x|NULL\n", Fill(Layout("WITH DELIMITER AS '|' NULL 'NULL'"), "1\n", "x", null));
     }
 
+    [Fact]
+    public void RandomDefaults_GetAFreshValueInEveryRow_AndTheHeaderItsName()
+    {
+        var filler = new CopyRowFiller(
+            Layout("(FORMAT csv, HEADER)"),
+            ["created", "id", "token"],
+            ["2020-01-01", null, null],
+            [null, new GeneratedValue(SlotKind.RandomUuid, "uuid"), new GeneratedValue(SlotKind.RandomBytes, "bytea", "4")]);
+        var output = new ArrayBufferWriter<byte>();
+        filler.Transform(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes("n\na\nb\n")), output);
+
+        var lines = Encoding.UTF8.GetString(output.WrittenSpan).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("n,created,id,token", lines[0]);
+        var rows = lines[1..].Select(line => line.Split(',')).ToList();
+        Assert.All(rows, row => Assert.Equal("2020-01-01", row[1]));
+        Assert.All(rows, row => Assert.True(Guid.TryParse(row[2], out _), row[2]));
+        Assert.All(rows, row => Assert.Matches("^\\\\x[0-9a-f]{8}$", row[3]));
+        Assert.NotEqual(rows[0][2], rows[1][2]);
+        Assert.NotEqual(rows[0][3], rows[1][3]);
+    }
+
     [Theory]
     [InlineData("", CopyDataFormat.Text, '\t', "\\N", false)]
     [InlineData("WITH (FORMAT csv, HEADER)", CopyDataFormat.Csv, ',', "", true)]
