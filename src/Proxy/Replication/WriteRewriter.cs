@@ -240,9 +240,16 @@ public static partial class WriteRewriter
                     continue;
                 }
 
+                if (statement.Kind == StatementKind.Update && !allow && KeyedPerRowParts(sql, tokens, i, generated, tables, slots) is { } keyed)
+                {
+                    edits.Add(new Edit(start, tokens[close].End - start, keyed));
+                    i = close;
+                    continue;
+                }
+
                 if (!allow)
                 {
-                    return $"{name.Name}() would give every node a different value here (it is evaluated per row); pass the value explicitly, use it in a VALUES list, or set allow_nondeterministic_writes = on";
+                    return $"{name.Name}() would give every node a different value here (it is evaluated per row); pass the value explicitly, use it in a VALUES list or in an UPDATE's SET of a table with a primary key, or set allow_nondeterministic_writes = on";
                 }
             }
             else if (LargeObjectIds.IsCreator(name) && LargeObjectOidEdit(sql, tokens, i, start, name.Name, slots) is { } named)
@@ -830,12 +837,19 @@ public static partial class WriteRewriter
         return -1;
     }
 
-    /// <summary>Top-level comma-separated items between two parenthesis tokens: (first token, last token) index pairs.</summary>
     /// <summary>
     /// How many columns the query of an INSERT ... SELECT yields, read from its first SELECT list;
     /// null when a * leaves it open or the query is not a plain [WITH ...] SELECT.
     /// </summary>
-    private static int? SelectListWidth(string sql, List<SqlToken> tokens, int start)
+    private static int? SelectListWidth(string sql, List<SqlToken> tokens, int start) =>
+        FirstSelectList(sql, tokens, start) is var (_, _, width) ? width : null;
+
+    /// <summary>
+    /// The first SELECT list of a [WITH ...] SELECT query: its first token, the token after it
+    /// (FROM, WHERE ... or the end), and its width (null when a * leaves it open); null when the
+    /// query is not such a SELECT.
+    /// </summary>
+    private static (int Start, int End, int? Width)? FirstSelectList(string sql, List<SqlToken> tokens, int start)
     {
         var i = start;
         if (i < tokens.Count && SqlLexer.IsKeyword(sql, tokens[i], "with"))
@@ -872,7 +886,8 @@ public static partial class WriteRewriter
             }
         }
 
-        var width = 1;
+        var listStart = i;
+        int? width = 1;
         var depth = 0;
         var itemStart = true;
         for (; i < tokens.Count; i++)
@@ -902,16 +917,34 @@ public static partial class WriteRewriter
 
                 if (token.Kind == SqlTokenKind.Operator && token.Length == 1 && sql[token.Start] == '*' && (itemStart || tokens[i - 1].Kind == SqlTokenKind.Dot))
                 {
-                    return null; // * or t.*
+                    width = null; // * or t.*
                 }
             }
 
             itemStart = false;
         }
 
-        return width;
+        return (listStart, i, width);
     }
 
+    /// <summary>Whether UNION, INTERSECT or EXCEPT joins another query at the top level between tokens <paramref name="from"/> and <paramref name="to"/>.</summary>
+    private static bool HasTopLevelSetOperation(string sql, List<SqlToken> tokens, int from, int to)
+    {
+        var depth = 0;
+        for (var k = from; k <= to && k < tokens.Count; k++)
+        {
+            depth += tokens[k].Kind == SqlTokenKind.OpenParen ? 1 : tokens[k].Kind == SqlTokenKind.CloseParen ? -1 : 0;
+            if (depth == 0 && tokens[k].Kind == SqlTokenKind.Identifier
+                && (SqlLexer.IsKeyword(sql, tokens[k], "union") || SqlLexer.IsKeyword(sql, tokens[k], "intersect") || SqlLexer.IsKeyword(sql, tokens[k], "except")))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Top-level comma-separated items between two parenthesis tokens: (first token, last token) index pairs.</summary>
     private static List<(int First, int Last)> Items(List<SqlToken> tokens, int open, int close)
     {
         var items = new List<(int, int)>();
@@ -1026,6 +1059,15 @@ public static partial class WriteRewriter
             }
 
             edits.Add(ColumnListEdit(tokens, listClose, nameEnd, filled ?? [], missing));
+            if (FirstSelectList(sql, tokens, queryStart) is var (listStart, listEnd, _) && listEnd > listStart && !HasTopLevelSetOperation(sql, tokens, listEnd, queryEnd))
+            {
+                // INSERT INTO t (a, b, created) SELECT x, y, <time> FROM ...: the values keep the
+                // types PostgreSQL gives them in an INSERT (an untyped 'literal' or NULL fits any
+                // column; in a subquery it would become text).
+                edits.Add(new Edit(tokens[listEnd - 1].End, 0, DefaultsParts(missing, leadingComma: true, slots, ref clocks)));
+                return null;
+            }
+
             List<(string, int)> prefix = [("SELECT pgpc_source.*", -1), .. DefaultsParts(missing, leadingComma: true, slots, ref clocks), (" FROM (", -1)];
             edits.Add(new Edit(tokens[queryStart].Start, 0, prefix));
             edits.Add(new Edit(tokens[queryEnd].End, 0, [(") AS pgpc_source", -1)]));

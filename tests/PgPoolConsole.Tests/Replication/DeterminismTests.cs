@@ -351,6 +351,29 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Equal(["3"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT token)::text FROM ux"));
     }
 
+    /// <summary>
+    /// The clock value joins the query's own SELECT list, so untyped literals and NULLs still take
+    /// the target columns' types as PostgreSQL gives them (in a wrapping subquery they would be text).
+    /// </summary>
+    [Fact]
+    public async Task InsertSelectOfUntypedLiterals_LeavingAClockDefaultOut_KeepsTheirTypes()
+    {
+        await SetUpAsync("""
+            CREATE TYPE mood AS ENUM ('ok', 'sad');
+            CREATE TABLE typed (id int, u uuid, doc jsonb, m mood, created timestamptz DEFAULT now())
+            """);
+        (await proxy.PsqlAsync(
+            _database,
+            "INSERT INTO typed (id, u, doc, m) SELECT g, NULL, '{\"a\": 1}', 'ok' FROM generate_series(1, 3) g",
+            "WITH s AS (SELECT 4 AS id) INSERT INTO typed (id, u, doc, m) SELECT id, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '[]', 'sad' FROM s ORDER BY 1 RETURNING id",
+            "INSERT INTO typed (id, m) SELECT 5, 'ok'::mood UNION ALL SELECT 6, 'sad'")).EnsureSuccess();
+
+        await AssertIdenticalAsync("typed");
+        Assert.Equal(
+            ["6|2|1"],
+            await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(*) || '|' || count(DISTINCT m) || '|' || count(DISTINCT created) FILTER (WHERE id <= 3) FROM typed"));
+    }
+
     [Fact]
     public async Task TimeDefault_InInsertSelectWithColumnList_IsTheSameEverywhere()
     {
@@ -412,9 +435,42 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
             await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT token) || '|' || count(DISTINCT salt) || '|' || count(DISTINCT raw) || '|' || count(*) FILTER (WHERE salt LIKE '$2a$08$%' AND length(salt) = 29 AND length(raw) = 4) FROM accounts WHERE name <> 'bytes'"));
     }
 
+    /// <summary>
+    /// The backfill of a new column, UPDATE t SET token = gen_random_uuid(): each row's value is
+    /// derived from the proxy's seed and the row's primary key, so it is the same on every node
+    /// whatever order each node visits the rows in, and differs from row to row.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task UpdateSettingRandomValuesPerRow_IsKeyedByThePrimaryKey(bool prepared)
+    {
+        await SetUpAsync("""
+            CREATE TABLE backfill (a int, b text, u uuid, r float8, PRIMARY KEY (a, b));
+            INSERT INTO backfill (a, b) SELECT g, 'k' || g FROM generate_series(1, 2000) g;
+            """);
+        // Node 1 alone rewrites some rows, so its rows lie in another physical order than node 0's.
+        await proxy.Nodes[1].ExecuteAsync("UPDATE backfill SET b = b WHERE a % 3 = 0", _database);
+        await using var connection = await OpenAsync();
+        await ExecuteEachAsync(
+            connection,
+            prepared,
+            "UPDATE backfill SET u = gen_random_uuid(), r = random()",
+            "UPDATE public.backfill x SET u = gen_random_uuid() WHERE x.a <= 100",
+            "UPDATE ONLY backfill AS y SET r = random() * 1000 WHERE y.b LIKE 'k1%'");
+
+        await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, _database, "backfill", "a");
+        Assert.Equal(
+            ["2000|2000|2000|true"],
+            await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database,
+                "SELECT count(DISTINCT u) || '|' || count(*) FILTER (WHERE u::text ~ '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab]') || '|' || count(DISTINCT r) || '|' || (min(r) >= 0 AND max(r) <= 1000) FROM backfill"));
+    }
+
     [Theory]
     [InlineData("UPDATE r SET x = random()", "random()")]
     [InlineData("UPDATE r SET u = gen_random_uuid() WHERE x = 1", "gen_random_uuid()")]
+    [InlineData("UPDATE keyed SET u = (SELECT gen_random_uuid())", "gen_random_uuid()")]
+    [InlineData("UPDATE keyed SET x = 1 WHERE random() < 0.5", "random()")]
     [InlineData("INSERT INTO r (x, s) SELECT 1, gen_salt('bf') FROM generate_series(1, 3)", "gen_salt()")]
     [InlineData("INSERT INTO r (x, s) VALUES (1, gen_salt('bf', 3))", "gen_salt()")]
     [InlineData("INSERT INTO r (x, s) VALUES (1, encode(gen_random_bytes(length('abc')), 'hex'))", "gen_random_bytes()")]
@@ -425,7 +481,7 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
     [InlineData("DELETE FROM r a USING r b WHERE a.ctid < b.ctid AND a.x = b.x", "ctid")]
     public async Task PerRowRandomValues_AreRefusedWithAClearError(string sql, string named)
     {
-        await SetUpAsync("CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE TABLE r (x float8, u uuid, s text); CREATE TABLE u2 (name text, token uuid DEFAULT gen_random_uuid())");
+        await SetUpAsync("CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE TABLE r (x float8, u uuid, s text); CREATE TABLE u2 (name text, token uuid DEFAULT gen_random_uuid()); CREATE TABLE keyed (id int PRIMARY KEY, x float8, u uuid)");
         var result = await proxy.PsqlAsync(_database, sql);
 
         Assert.False(result.Succeeded);
@@ -783,10 +839,16 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
     {
         await SetUpAsync(PreparedTable);
 
-        var result = await proxy.PsqlAsync(_database, "PREPARE bad AS UPDATE events SET token = gen_random_uuid()");
+        var result = await proxy.PsqlAsync(_database, "PREPARE bad AS INSERT INTO events (v, token) SELECT g, gen_random_uuid() FROM generate_series(1, 3) g");
+        (await proxy.PsqlAsync(
+            _database,
+            "INSERT INTO events (v, token) SELECT g, NULL FROM generate_series(1, 50) g",
+            "PREPARE keyed AS UPDATE events SET token = gen_random_uuid() WHERE v <= $1; EXECUTE keyed(10); EXECUTE keyed(50)")).EnsureSuccess();
 
         Assert.False(result.Succeeded);
         Assert.Contains("gen_random_uuid() would give every node a different value", result.StandardError, StringComparison.Ordinal);
+        await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, _database, "events", "id");
+        Assert.Equal(["50"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT count(DISTINCT token)::text FROM events"));
     }
 
     [Fact]
