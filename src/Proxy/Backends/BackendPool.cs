@@ -12,7 +12,11 @@ namespace PgPoolConsole.Proxy.Backends;
 public sealed partial class BackendPool : IAsyncDisposable
 {
     private readonly object _gate = new();
+    /// <summary>How long connections to a database closed for DROP DATABASE and the like are not pooled again.</summary>
+    private static readonly TimeSpan DatabaseClosingTime = TimeSpan.FromSeconds(10);
+
     private readonly Dictionary<(int NodeId, string Key), Stack<BackendConnection>> _idle = [];
+    private readonly Dictionary<string, long> _closingDatabases = new(StringComparer.Ordinal);
     private readonly LinkedList<(int NodeId, string Key, BackendConnection Connection)> _lru = new();
     private readonly int _maxIdlePerKey;
     private readonly int _maxIdlePerNode;
@@ -84,7 +88,7 @@ public sealed partial class BackendPool : IAsyncDisposable
         BackendConnection? evicted = null;
         lock (_gate)
         {
-            if (_disposed || _maxIdlePerKey == 0)
+            if (_disposed || _maxIdlePerKey == 0 || IsClosing(connection.Database))
             {
                 return connection.DisposeAsync();
             }
@@ -127,9 +131,19 @@ public sealed partial class BackendPool : IAsyncDisposable
     /// like do not find the pool's sessions in it (pgpool-II closes its idle connections too).
     /// PostgreSQL waits up to five seconds for closed sessions to end, so no wait is needed here.
     /// </summary>
+    /// <remarks>
+    /// A client that has just left may still be handing its connections back (its reset query
+    /// running on one node): for a few seconds, connections to the database coming back are
+    /// closed instead of pooled.
+    /// </remarks>
     /// <returns>How many connections were closed.</returns>
     public async Task<int> CloseDatabaseAsync(string database)
     {
+        lock (_gate)
+        {
+            _closingDatabases[database] = Stopwatch.GetTimestamp();
+        }
+
         var victims = TakeAll(c => c.Database == database);
         foreach (var victim in victims)
         {
@@ -182,6 +196,23 @@ public sealed partial class BackendPool : IAsyncDisposable
         {
             return [.. _lru.Select(e => (e.NodeId, e.Key, e.Connection.ProcessId, e.Connection.ConnectedAtUtc, e.Connection.ReuseCount))];
         }
+    }
+
+    // Under _gate.
+    private bool IsClosing(string database)
+    {
+        if (_closingDatabases.Count == 0 || !_closingDatabases.TryGetValue(database, out var since))
+        {
+            return false;
+        }
+
+        if (Stopwatch.GetElapsedTime(since) < DatabaseClosingTime)
+        {
+            return true;
+        }
+
+        _closingDatabases.Remove(database);
+        return false;
     }
 
     private bool IsExpired(BackendConnection connection) =>
