@@ -27,10 +27,28 @@ public sealed class BrowserFixture : ControlPlaneFixture, IAsyncLifetime
             ? folder
             : Path.Combine(Path.GetTempPath(), "pgpoolconsole-screenshots");
 
+    /// <summary>
+    /// Playwright sets Console.OutputEncoding, which takes the console's lock and then flushes
+    /// Console.Out and Console.Error under theirs; a product log line written meanwhile holds
+    /// Console.Error's lock and then wants Console.Out's and the console's (a lock-order inversion
+    /// in .NET's console that hung a full test run). Taking the writers' locks first, in the order
+    /// a log line takes them, leaves no cycle. Playwright sets the encoding before its first await.
+    /// </summary>
+    private static Task<IPlaywright> CreatePlaywrightAsync()
+    {
+        lock (Console.Error)
+        {
+            lock (Console.Out)
+            {
+                return Playwright.CreateAsync();
+            }
+        }
+    }
+
     async Task IAsyncLifetime.InitializeAsync()
     {
         await InitializeAsync();
-        _playwright = await Playwright.CreateAsync();
+        _playwright = await CreatePlaywrightAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
             ExecutablePath = ChromiumPath,

@@ -48,6 +48,6 @@ public sealed class LogPageTests : DashboardTestContext
         cut.WaitForAssertion(() => Assert.Contains("1 new lines held", cut.Find("[data-testid=log-status]").TextContent, StringComparison.Ordinal), Timeout);
         Assert.Equal(shown, cut.FindAll(".log-line").Count);
         cut.Find("[data-testid=log-pause]").Click();
-        Assert.Equal(shown + 1, cut.FindAll(".log-line").Count);
+        cut.WaitForAssertion(() => Assert.Equal(shown + 1, cut.FindAll(".log-line").Count), Timeout);
     }
 }
