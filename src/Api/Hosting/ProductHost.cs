@@ -27,16 +27,24 @@ public sealed partial class ProductHost : IAsyncDisposable
 
     private readonly PidFile? _pidFile;
 
-    private ProductHost(WebApplication app, LoadedConfiguration configuration, PidFile? pidFile)
+    private ProductHost(WebApplication app, LoadedConfiguration configuration, PidFile? pidFile, IReadOnlyList<string> proxySockets, IReadOnlyList<string> pcpSockets)
     {
         App = app;
         Configuration = configuration;
         _pidFile = pidFile;
+        ProxySockets = proxySockets;
+        PcpSockets = pcpSockets;
     }
 
     public WebApplication App { get; }
 
     public LoadedConfiguration Configuration { get; }
+
+    /// <summary>The proxy's Unix-domain socket paths (socket_dir).</summary>
+    public IReadOnlyList<string> ProxySockets { get; }
+
+    /// <summary>The PCP Unix-domain socket paths (pcp_socket_dir).</summary>
+    public IReadOnlyList<string> PcpSockets { get; }
 
     public IServiceProvider Services => App.Services;
 
@@ -135,6 +143,8 @@ public sealed partial class ProductHost : IAsyncDisposable
             throw new CommandLineException("an https:// control-plane URL needs ssl = on with ssl_cert and ssl_key (the control plane uses the proxy's certificate)");
         }
 
+        var proxySockets = UnixSockets.Paths("socket_dir", options.SocketDir, options.Port);
+        var pcpSockets = UnixSockets.Paths("pcp_socket_dir", options.PcpSocketDir, options.PcpPort);
         builder.WebHost.UseSockets(sockets =>
         {
             // Kestrel's default 1 MB input limit stays: a client that sends faster than the nodes
@@ -157,11 +167,16 @@ public sealed partial class ProductHost : IAsyncDisposable
                 kestrel.Listen(address, options.PcpPort, listen => listen.UseConnectionHandler<PcpConnectionHandler>());
             }
 
-            if (!string.IsNullOrEmpty(options.PcpSocketDir))
+            foreach (var path in proxySockets)
             {
-                var socketPath = PcpSocketPath(options);
-                DeleteStaleSocket(socketPath);
-                kestrel.ListenUnixSocket(socketPath, listen => listen.UseConnectionHandler<PcpConnectionHandler>());
+                UnixSockets.DeleteStale(path);
+                kestrel.ListenUnixSocket(path, listen => listen.UseConnectionHandler<PostgresConnectionHandler>());
+            }
+
+            foreach (var path in pcpSockets)
+            {
+                UnixSockets.DeleteStale(path);
+                kestrel.ListenUnixSocket(path, listen => listen.UseConnectionHandler<PcpConnectionHandler>());
             }
 
             foreach (var (address, port, https) in httpEndpoints)
@@ -183,7 +198,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         ControlPlane.Map(app);
 
         var pidFile = string.IsNullOrEmpty(options.PidFileName) ? null : new PidFile(options.PidFileName);
-        return new ProductHost(app, configuration, pidFile);
+        return new ProductHost(app, configuration, pidFile, proxySockets, pcpSockets);
     }
 
     /// <summary>Starts listening and the background services.</summary>
@@ -203,10 +218,9 @@ public sealed partial class ProductHost : IAsyncDisposable
         _pidFile?.Create();
         await App.StartAsync(cancellationToken);
         var options = Configuration.Options;
-        if (!string.IsNullOrEmpty(options.PcpSocketDir) && !OperatingSystem.IsWindows())
+        foreach (var path in ProxySockets.Concat(PcpSockets))
         {
-            // Like pgpool (chmod 0777): any OS user may run the pcp tools against the socket.
-            File.SetUnixFileMode(PcpSocketPath(options), (UnixFileMode)0x1FF);
+            UnixSockets.OpenToEveryone(path);
         }
 
         foreach (var node in Store.Current.Nodes)
@@ -215,6 +229,10 @@ public sealed partial class ProductHost : IAsyncDisposable
         }
 
         LogListening(logger, options.ListenAddresses, options.Port);
+        foreach (var path in ProxySockets)
+        {
+            LogListeningOnUnixSocket(logger, path);
+        }
         Services.GetRequiredService<HealthChecker>().Start();
     }
 
@@ -252,28 +270,6 @@ public sealed partial class ProductHost : IAsyncDisposable
         }
 
         return nodes;
-    }
-
-    private static string PcpSocketPath(PgPoolOptions options) => Path.Combine(options.PcpSocketDir, $".s.PGSQL.{options.PcpPort}");
-
-    /// <summary>A socket file left by a process that died would make the bind fail; remove it if nobody listens.</summary>
-    private static void DeleteStaleSocket(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return;
-        }
-
-        try
-        {
-            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-            probe.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
-            throw new IOException($"another process is listening on {path}: address already in use");
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            File.Delete(path);
-        }
     }
 
     /// <summary>listen_addresses: '*' for every interface, else a comma list of addresses or host names.</summary>
@@ -324,6 +320,9 @@ public sealed partial class ProductHost : IAsyncDisposable
 
     [LoggerMessage(EventId = 5003, Level = LogLevel.Information, Message = "Setting up socket for {Addresses}:{Port}")]
     private static partial void LogListening(ILogger logger, string addresses, int port);
+
+    [LoggerMessage(EventId = 5005, Level = LogLevel.Information, Message = "listening on Unix socket \"{Path}\"")]
+    private static partial void LogListeningOnUnixSocket(ILogger logger, string path);
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "backend node {NodeId}: {Host}:{Port} status {Status}")]
     private static partial void LogBackend(ILogger logger, int nodeId, string host, int port, string status);

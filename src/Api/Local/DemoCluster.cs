@@ -68,6 +68,30 @@ public sealed class DemoCluster
     /// <summary>The proxy's pid file (pid_file_name).</summary>
     public string PidFilePath => Path.Combine(Folder, "pgpool.pid");
 
+    /// <summary>Where Debian's libpq looks when no host is given (psql -p 9999).</summary>
+    private const string LibpqSocketDirectory = "/var/run/postgresql";
+
+    /// <summary>libpq's default socket directory when this process may create a socket there (root or the postgres user), else /tmp.</summary>
+    private static string ClientSocketDirectory()
+    {
+        if (Directory.Exists(LibpqSocketDirectory))
+        {
+            var probe = Path.Combine(LibpqSocketDirectory, $".pgpoolconsole-probe-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}");
+            try
+            {
+                File.WriteAllBytes(probe, []);
+                File.Delete(probe);
+                return LibpqSocketDirectory;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // not ours to write: fall back to /tmp
+            }
+        }
+
+        return "/tmp";
+    }
+
     /// <summary>How to connect, for printing: psql, dashboard, pcp, and where the files are.</summary>
     public string ConnectionHelp
     {
@@ -245,6 +269,10 @@ public sealed class DemoCluster
         Section("Connections");
         Setting("listen_addresses", Quoted("127.0.0.1"));
         Setting("port", Number(Options.ProxyPort), $"psql -h 127.0.0.1 -p {Number(Options.ProxyPort)} -U postgres postgres");
+        var socketDirectory = ClientSocketDirectory();
+        Setting("socket_dir", Quoted(socketDirectory), socketDirectory == LibpqSocketDirectory
+            ? $"psql -p {Number(Options.ProxyPort)} -U postgres postgres (libpq's default directory)"
+            : $"psql -h {socketDirectory} -p {Number(Options.ProxyPort)} -U postgres postgres");
         Setting("pcp_listen_addresses", Quoted("127.0.0.1"));
         Setting("pcp_port", Number(Options.PcpPort), $"pcp_node_info -h 127.0.0.1 -p {Number(Options.PcpPort)} -U postgres -a");
 

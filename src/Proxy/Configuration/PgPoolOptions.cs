@@ -14,15 +14,15 @@ public sealed class PgPoolOptions
 
     public int Port { get; init; } = 9999;
 
-    /// <summary>socket_dir; we default to '' = no Unix socket for the proxy (pgpool's default is /tmp).</summary>
-    public string SocketDir { get; init; } = "";
+    /// <summary>socket_dir: directories (comma list, as pgpool-II 4.4's unix_socket_directories) of the proxy's Unix-domain socket; '' = none. pgpool's default.</summary>
+    public string SocketDir { get; init; } = "/tmp";
 
     /// <summary>pcp_listen_addresses; '*' means all (pgpool-II 4.3's default is localhost, as here).</summary>
     public string PcpListenAddresses { get; init; } = "localhost";
 
     public int PcpPort { get; init; } = 9898;
 
-    /// <summary>pcp_socket_dir; '' = none.</summary>
+    /// <summary>pcp_socket_dir: directories (comma list) of the PCP Unix-domain socket; '' = none.</summary>
     public string PcpSocketDir { get; init; } = "/tmp";
 
     /// <summary>Only configured slots, ordered by Id.</summary>

@@ -26,10 +26,10 @@ public static class PgPoolSettings
         // connections
         Text("listen_addresses", o => o.ListenAddresses, Restart, "Addresses the proxy listens on: host names or IPs separated by commas, '*' for all"),
         Number("port", o => o.Port, Restart, "TCP port the proxy listens on", 1, 65535),
-        Text("socket_dir", o => o.SocketDir, Restart, "Directory of the proxy's Unix-domain socket ('' = no socket)"),
+        Text("socket_dir", o => o.SocketDir, Restart, "Directories (comma-separated) of the proxy's Unix-domain socket .s.PGSQL.<port> ('' = no socket)"),
         Text("pcp_listen_addresses", o => o.PcpListenAddresses, Restart, "Addresses the PCP port listens on, '*' for all"),
         Number("pcp_port", o => o.PcpPort, Restart, "TCP port for PCP commands", 1, 65535),
-        Text("pcp_socket_dir", o => o.PcpSocketDir, Restart, "Directory of the PCP Unix-domain socket ('' = no socket)"),
+        Text("pcp_socket_dir", o => o.PcpSocketDir, Restart, "Directories (comma-separated) of the PCP Unix-domain socket .s.PGSQL.<pcp_port> ('' = no socket)"),
 
         // backends
         Node("backend_hostname", SettingType.String, b => b.Hostname, Restart, "Host name or IP address of the node, or the directory of its Unix socket (starting with /)"),
@@ -169,6 +169,7 @@ public static class PgPoolSettings
         ["fail_over_on_backend_error"] = "failover_on_backend_error",
         ["black_function_list"] = "write_function_list", // pgpool-II 3.x
         ["white_function_list"] = "read_only_function_list",
+        ["unix_socket_directories"] = "socket_dir", // pgpool-II 4.4
     };
 
     /// <summary>Settings that pgpool-II also accepts per node but we only globally.</summary>

@@ -125,9 +125,9 @@ public class PgPoolOptionsLoaderTests
         Assert.Equal(1, options.Backends[0].Weight); // ours: pgpool's compiled 0 would leave nothing to balance by
         Assert.Equal(5432, options.Backends[0].Port);
         Assert.True(options.Backends[0].AllowToFailover);
+        Assert.Equal("/tmp", options.SocketDir);
         // ours
         Assert.Equal("127.0.0.1", options.ListenAddresses);
-        Assert.Equal("", options.SocketDir);
         Assert.Equal("TLSv1.2", options.SslMinProtocolVersion);
     }
 

@@ -254,6 +254,25 @@ public sealed class ClientSecurityTests(SecureProxyFixture proxy) : IClassFixtur
     }
 
     [Fact]
+    public async Task HbaLocalLines_ApplyToTheUnixSocket_AndHostLinesToTcp()
+    {
+        await using var _ = await proxy.UseHbaAsync("""
+            local all mallory                reject
+            local all all                    scram-sha-256
+            host  all postgres 127.0.0.1/32  reject
+            """);
+
+        var rejected = await Psql.RunAsync(new PsqlOptions(proxy.Directory, proxy.ProxyPort, "mallory", "postgres") { Password = "pencil" }, ["SELECT 1"]);
+        var local = await Psql.RunAsync(new PsqlOptions(proxy.Directory, proxy.ProxyPort, "alice", "postgres") { Password = "pencil" }, ["SELECT current_user"]);
+        var overTcp = await PsqlAsync("postgres", ProxyFixture.Password, "sslmode=disable", "SELECT 1");
+
+        Assert.Contains("pool_hba.conf rejects connection for host \"[local]\", user \"mallory\", database \"postgres\"", rejected.StandardError);
+        Assert.True(local.Succeeded, local.Describe());
+        Assert.Equal("alice", local.StandardOutput.Trim());
+        Assert.Contains("pool_hba.conf rejects connection for host \"127.0.0.1\", user \"postgres\"", overTcp.StandardError);
+    }
+
+    [Fact]
     public async Task Npgsql_WithVerifyFullAndScram()
     {
         var builder = new NpgsqlConnectionStringBuilder(proxy.ConnectionString("postgres", "alice", "pencil"))

@@ -89,6 +89,17 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MissingSocketDirectory_StopsStartUp_NamingTheKey()
+    {
+        var config = WriteConfig($"backend_hostname0 = '127.0.0.1'\nsocket_dir = '{_directory.Path}/nowhere'\npid_file_name = '{_directory.Path}/pgpool.pid'\n");
+
+        var result = await RunAsync("-n", "-f", config);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"socket_dir: directory \"{_directory.Path}/nowhere\" does not exist (set socket_dir = '' for no Unix-domain socket)", result.StandardError);
+    }
+
+    [Fact]
     public async Task SyntaxError_NamesTheLine()
     {
         var config = WriteConfig("replication_mode = true\nbackend_hostname0 = node01'\n");
@@ -109,11 +120,13 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     /// <summary>A product started in the foreground (-n) on one node that is not running; its stderr is collected.</summary>
-    private sealed class ForegroundProduct(Process process, System.Text.StringBuilder stderr, string config) : IAsyncDisposable
+    private sealed class ForegroundProduct(Process process, System.Text.StringBuilder stderr, string config, int proxyPort) : IAsyncDisposable
     {
         public Process Process { get; } = process;
 
         public string Config { get; } = config;
+
+        public int ProxyPort { get; } = proxyPort;
 
         public string StandardError
         {
@@ -150,6 +163,7 @@ public sealed class CommandLineTests : IAsyncLifetime
             "backend_hostname0 = '127.0.0.1'",
             $"backend_port0 = {LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture)}",
             extraConfig,
+            $"socket_dir = '{_directory.Path}'",
             $"logdir = '{_directory.Path}'",
             $"pid_file_name = '{_directory.Path}/pgpool.pid'",
             ""));
@@ -164,7 +178,7 @@ public sealed class CommandLineTests : IAsyncLifetime
         process.ErrorDataReceived += (_, e) => { lock (stderr) { stderr.AppendLine(e.Data); } };
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
-        var product = new ForegroundProduct(process, stderr, config);
+        var product = new ForegroundProduct(process, stderr, config, proxyPort);
         await Eventually.TrueAsync(() => process.HasExited || (File.Exists(_directory.Combine("pgpool.pid")) && !LocalPorts.IsFree(proxyPort)), TimeSpan.FromSeconds(30), "the product starts listening");
         Assert.False(process.HasExited, product.StandardError);
         return product;
@@ -174,6 +188,8 @@ public sealed class CommandLineTests : IAsyncLifetime
     public async Task StartInForeground_ThenStopFast_EndsTheProcessAndRemovesThePidFile()
     {
         await using var product = await StartInForegroundAsync("heatlh_check_period = 10");
+        var socket = _directory.Combine($".s.PGSQL.{product.ProxyPort.ToString(CultureInfo.InvariantCulture)}");
+        Assert.True(File.Exists(socket), "the proxy listens on its Unix-domain socket in socket_dir");
 
         var stop = await RunAsync("-f", product.Config, "-m", "fast", "stop");
 
@@ -181,6 +197,7 @@ public sealed class CommandLineTests : IAsyncLifetime
         Assert.Contains("done.", stop.StandardOutput);
         Assert.True(product.Process.WaitForExit(TimeSpan.FromSeconds(20)), "the product exits after stop");
         Assert.False(File.Exists(_directory.Combine("pgpool.pid")));
+        Assert.False(File.Exists(socket), "the socket is removed at exit");
         Assert.Contains($"{product.Config}:8: unknown configuration parameter \"heatlh_check_period\"", product.StandardError);
     }
 

@@ -118,6 +118,7 @@ public class ProxyFixture : IAsyncLifetime
         conf.AppendLine("pcp_listen_addresses = '127.0.0.1'");
         conf.AppendLine(CultureInfo.InvariantCulture, $"pcp_port = {PcpPort}");
         conf.AppendLine("pcp_socket_dir = ''");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"socket_dir = '{Directory}'");
         conf.AppendLine("num_init_children = 64");
         conf.AppendLine("health_check_period = 0");
         conf.AppendLine("health_check_user = 'postgres'");

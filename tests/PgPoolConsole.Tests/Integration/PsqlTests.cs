@@ -202,6 +202,29 @@ public sealed class PsqlTests(ProxyFixture proxy) : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task SeedCommands_WithoutHost_ReachTheProxyThroughItsUnixSocket()
+    {
+        // The seed's "createdb -p 9999 bench_replication", "pgbench -i -p 9999 ..." and "psql -p 9999 ...":
+        // without -h libpq connects to .s.PGSQL.<port> in its socket directory, here socket_dir (PGHOST).
+        var database = $"unix_{_database}";
+        var port = proxy.ProxyPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var environment = new Dictionary<string, string?> { ["PGHOST"] = proxy.Directory, ["PGUSER"] = "postgres" };
+        (await ProcessRunner.RunAsync(PostgresBinaries.Get("createdb"), ["-p", port, database], environment)).EnsureSuccess();
+        (await ProcessRunner.RunAsync(PostgresBinaries.Get("pgbench"), ["-i", "-p", port, database], environment, timeout: TimeSpan.FromMinutes(2))).EnsureSuccess();
+        var pgbench = Pgbench.Parse(await ProcessRunner.RunAsync(PostgresBinaries.Get("pgbench"), ["-p", port, "-c", "4", "-t", "50", database], environment, timeout: TimeSpan.FromMinutes(2)));
+        Assert.Equal(200, pgbench.TransactionsProcessed);
+
+        // pgpool makes the socket 0777: another OS user (postgres; we run as root) gets in too.
+        var count = await OsUser.RunAsPostgresAsync(PostgresBinaries.Get("psql"), ["-X", "-A", "-t", "-w", "-h", proxy.Directory, "-p", port, "-U", "postgres", "-d", database, "-c", "SELECT count(*) FROM pgbench_history"]);
+        Assert.Equal("200\n", count.EnsureSuccess().StandardOutput);
+
+        foreach (var (table, key) in new[] { ("pgbench_accounts", "aid"), ("pgbench_branches", "bid"), ("pgbench_tellers", "tid") })
+        {
+            await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, database, table, key);
+        }
+    }
+
     /// <summary>Waits for the exited client's backend connection to one node to reach the pool (the other may still be on its way).</summary>
     private Task AssertPooled(string database) =>
         Eventually.TrueAsync(
