@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using PgPoolConsole.Proxy.Sql;
 
@@ -24,11 +25,17 @@ public static partial class WriteRewriter
     // Words that end a FROM item in the plain shape, and where ORDER BY items end.
     private static readonly HashSet<string> OrderItemsEnd = new(StringComparer.Ordinal) { "limit", "offset", "fetch", "for", "returning", "on" };
 
+    // One vectorized scan per write instead of one per word: every pgbench write passes here.
+    private static readonly SearchValues<string> LimitWords = SearchValues.Create(["limit", "offset", "fetch"], StringComparison.OrdinalIgnoreCase);
+    private static readonly SearchValues<string> LimitOrQueryWords = SearchValues.Create(["limit", "offset", "fetch", "select"], StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Whether a write's text may hold such a query, before lexing it.</summary>
-    private static bool MayDependOnRowOrder(ReadOnlySpan<char> text, StatementKind kind) =>
-        kind is StatementKind.Insert or StatementKind.Update or StatementKind.Delete or StatementKind.Merge
-        && (text.Contains("limit", StringComparison.OrdinalIgnoreCase) || text.Contains("offset", StringComparison.OrdinalIgnoreCase)
-            || text.Contains("fetch", StringComparison.OrdinalIgnoreCase) || (kind == StatementKind.Insert && text.Contains("select", StringComparison.OrdinalIgnoreCase)));
+    private static bool MayDependOnRowOrder(ReadOnlySpan<char> text, StatementKind kind) => kind switch
+    {
+        StatementKind.Insert => text.ContainsAny(LimitOrQueryWords),
+        StatementKind.Update or StatementKind.Delete or StatementKind.Merge => text.ContainsAny(LimitWords),
+        _ => false,
+    };
 
     private static List<OrderDependentQuery> OrderDependentQueries(string sql, List<SqlToken> tokens, StatementKind kind)
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using PgPoolConsole.Proxy.Backends;
@@ -120,6 +121,10 @@ public static partial class WriteRewriter
     public const long SkipLockedClass = 0x50475053;
 
     // Words that end a SELECT list at its top level.
+    // Vectorized case-insensitive scans (a plain IndexOf with OrdinalIgnoreCase goes char by char in invariant mode).
+    private static readonly SearchValues<string> CtidWord = SearchValues.Create(["ctid"], StringComparison.OrdinalIgnoreCase);
+    private static readonly SearchValues<string> TableWord = SearchValues.Create(["table"], StringComparison.OrdinalIgnoreCase);
+
     private static readonly HashSet<string> SelectListEnd = new(StringComparer.Ordinal)
     {
         "from", "into", "where", "group", "having", "window", "union", "intersect", "except", "order", "limit", "offset", "fetch", "for", "returning", "on",
@@ -214,7 +219,7 @@ public static partial class WriteRewriter
 
         // 2. ctid is where a row happens to be stored on one node: rows chosen by it differ per node.
         if (!allow && statement.Kind is StatementKind.Insert or StatementKind.Update or StatementKind.Delete or StatementKind.Merge
-            && sql.AsSpan(statement.Start, statement.Length).Contains("ctid", StringComparison.OrdinalIgnoreCase) && ChoosesRowsByCtid(sql, tokens))
+            && sql.AsSpan(statement.Start, statement.Length).ContainsAny(CtidWord) && ChoosesRowsByCtid(sql, tokens))
         {
             return "ctid is where each node happens to store a row, so rows chosen by it differ from node to node; compare a unique key instead (a.id < b.id), or set allow_nondeterministic_writes = on";
         }
@@ -649,7 +654,7 @@ public static partial class WriteRewriter
         }
 
         var text = sql.AsSpan(statement.Start, statement.Length);
-        var star = statement.Kind == StatementKind.Insert && (text.Contains('*') || text.Contains("table", StringComparison.OrdinalIgnoreCase));
+        var star = statement.Kind == StatementKind.Insert && (text.Contains('*') || text.ContainsAny(TableWord));
         var with = !statement.IsReadOnly && text.TrimStart().StartsWith("with", StringComparison.OrdinalIgnoreCase);
         var rowOrder = MayDependOnRowOrder(text, statement.Kind);
         if (!star && !with && !rowOrder)
