@@ -31,8 +31,20 @@ public static class TimeFunctions
 {
     public static IReadOnlyList<TimeFunctionUse> Find(string sql)
     {
-        var tokens = new List<SqlToken>();
-        SqlLexer.Tokenize(sql, tokens);
+        var tokens = TokenListPool.Rent(); // runs for every write: no token list per statement
+        try
+        {
+            SqlLexer.Tokenize(sql, tokens);
+            return Find(sql, tokens);
+        }
+        finally
+        {
+            TokenListPool.Return(tokens);
+        }
+    }
+
+    private static IReadOnlyList<TimeFunctionUse> Find(string sql, List<SqlToken> tokens)
+    {
         List<TimeFunctionUse>? uses = null;
         for (var i = 0; i < tokens.Count; i++)
         {
@@ -48,18 +60,14 @@ public static class TimeFunctions
                 continue;
             }
 
-            var word = sql.AsSpan(token.Start, token.Length);
             var next = i + 1 < tokens.Count ? tokens[i + 1] : default;
             var isCall = i + 2 < tokens.Count && next.Kind == SqlTokenKind.OpenParen && tokens[i + 2].Kind == SqlTokenKind.CloseParen;
             var start = i > 1 && IsPgCatalogQualified(sql, tokens, i) ? tokens[i - 2].Start : token.Start;
             if (isCall)
             {
-                TimeSource? source = Lower(word) switch
-                {
-                    "now" or "transaction_timestamp" => TimeSource.Transaction,
-                    "statement_timestamp" or "clock_timestamp" => TimeSource.Statement,
-                    _ => null,
-                };
+                TimeSource? source = SqlLexer.IsKeyword(sql, token, "now") || SqlLexer.IsKeyword(sql, token, "transaction_timestamp") ? TimeSource.Transaction
+                    : SqlLexer.IsKeyword(sql, token, "statement_timestamp") || SqlLexer.IsKeyword(sql, token, "clock_timestamp") ? TimeSource.Statement
+                    : null;
                 if (source is { } s)
                 {
                     (uses ??= []).Add(new TimeFunctionUse(start, tokens[i + 2].End - start, s, "timestamptz"));
@@ -69,15 +77,12 @@ public static class TimeFunctions
                 continue;
             }
 
-            var cast = Lower(word) switch
-            {
-                "current_timestamp" => "timestamptz",
-                "current_date" => "date",
-                "current_time" => "timetz",
-                "localtime" => "time",
-                "localtimestamp" => "timestamp",
-                _ => null,
-            };
+            var cast = SqlLexer.IsKeyword(sql, token, "current_timestamp") ? "timestamptz"
+                : SqlLexer.IsKeyword(sql, token, "current_date") ? "date"
+                : SqlLexer.IsKeyword(sql, token, "current_time") ? "timetz"
+                : SqlLexer.IsKeyword(sql, token, "localtime") ? "time"
+                : SqlLexer.IsKeyword(sql, token, "localtimestamp") ? "timestamp"
+                : null;
             if (cast is null)
             {
                 continue;
@@ -166,16 +171,4 @@ public static class TimeFunctions
 
     private static bool IsPgCatalogQualified(string sql, List<SqlToken> tokens, int index) =>
         index > 1 && tokens[index - 1].Kind == SqlTokenKind.Dot && SqlLexer.IsKeyword(sql, tokens[index - 2], "pg_catalog");
-
-    private static string Lower(ReadOnlySpan<char> word)
-    {
-        Span<char> lower = stackalloc char[Math.Min(word.Length, 64)];
-        if (word.Length > 64)
-        {
-            return word.ToString().ToLowerInvariant();
-        }
-
-        word.ToLowerInvariant(lower);
-        return lower.ToString();
-    }
 }

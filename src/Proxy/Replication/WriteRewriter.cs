@@ -193,8 +193,20 @@ public static partial class WriteRewriter
             return null;
         }
 
-        var tokens = new List<SqlToken>();
-        SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
+        var tokens = TokenListPool.Rent(); // every write of pgbench's TPC-B comes here: no list per statement
+        try
+        {
+            SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
+            return RewriteLexedStatement(sql, statement, plan, tables, allow, insertLock, edits, slots, lockKeys, ref copyFill, tokens, ddl);
+        }
+        finally
+        {
+            TokenListPool.Return(tokens);
+        }
+    }
+
+    private static string? RewriteLexedStatement(string sql, StatementInfo statement, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allow, bool insertLock, List<Edit> edits, List<Slot> slots, List<string> lockKeys, ref CopyRowFill? copyFill, List<SqlToken> tokens, bool ddl)
+    {
         if (ddl)
         {
             switch (EvaluationOf(sql, tokens))
@@ -662,21 +674,28 @@ public static partial class WriteRewriter
             return names; // most statements: no lexing on their way
         }
 
-        var tokens = new List<SqlToken>();
-        SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
-        if (star && ShapeOfInsert(sql, tokens, FindValuesTuples(sql, tokens)) is { ListOpen: < 0 } shape && StarSource(sql, tokens, shape.Body) is { } source)
+        var tokens = TokenListPool.Rent();
+        try
         {
-            names.Add(source);
-        }
+            SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
+            if (star && ShapeOfInsert(sql, tokens, FindValuesTuples(sql, tokens)) is { ListOpen: < 0 } shape && StarSource(sql, tokens, shape.Body) is { } source)
+            {
+                names.Add(source);
+            }
 
-        if (with)
-        {
-            names.AddRange(InsertsInWith(sql, tokens).Select(insert => insert.Target));
-        }
+            if (with)
+            {
+                names.AddRange(InsertsInWith(sql, tokens).Select(insert => insert.Target));
+            }
 
-        if (rowOrder)
+            if (rowOrder)
+            {
+                names.AddRange(OrderDependentQueries(sql, tokens, statement.Kind).Select(query => query.Table));
+            }
+        }
+        finally
         {
-            names.AddRange(OrderDependentQueries(sql, tokens, statement.Kind).Select(query => query.Table));
+            TokenListPool.Return(tokens);
         }
 
         return names;
