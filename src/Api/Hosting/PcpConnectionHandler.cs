@@ -8,7 +8,7 @@ internal sealed class PcpConnectionHandler(PcpServer server, ShutdownCoordinator
 {
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
-        var end = await server.HandleConnectionAsync(connection.Transport, connection.RemoteEndPoint, shutdown.SessionsAborted);
+        var end = await server.HandleConnectionAsync(connection.Transport, ListenEndPoints.ClientEndPoint(connection.RemoteEndPoint), shutdown.SessionsAborted);
         if (end == PcpConnectionEnd.ClientNotReading)
         {
             // Kestrel's graceful close would wait for ever to send the replies the client does not read.

@@ -7,5 +7,5 @@ namespace PgPoolConsole.Api.Hosting;
 internal sealed class PostgresConnectionHandler(ProxyServer server, ShutdownCoordinator shutdown) : ConnectionHandler
 {
     public override Task OnConnectedAsync(ConnectionContext connection) =>
-        server.HandleConnectionAsync(connection.Transport, connection.RemoteEndPoint, shutdown.SessionsAborted);
+        server.HandleConnectionAsync(connection.Transport, ListenEndPoints.ClientEndPoint(connection.RemoteEndPoint), shutdown.SessionsAborted);
 }

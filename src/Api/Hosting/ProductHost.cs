@@ -157,12 +157,12 @@ public sealed partial class ProductHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            foreach (var address in ListenAddresses(options.ListenAddresses))
+            foreach (var address in ListenEndPoints.Addresses(options.ListenAddresses))
             {
                 kestrel.Listen(address, options.Port, listen => listen.UseConnectionHandler<PostgresConnectionHandler>());
             }
 
-            foreach (var address in ListenAddresses(options.PcpListenAddresses))
+            foreach (var address in ListenEndPoints.Addresses(options.PcpListenAddresses))
             {
                 kestrel.Listen(address, options.PcpPort, listen => listen.UseConnectionHandler<PcpConnectionHandler>());
             }
@@ -270,29 +270,6 @@ public sealed partial class ProductHost : IAsyncDisposable
         }
 
         return nodes;
-    }
-
-    /// <summary>listen_addresses: '*' for every interface, else a comma list of addresses or host names.</summary>
-    internal static IEnumerable<IPAddress> ListenAddresses(string listenAddresses)
-    {
-        var seen = new HashSet<IPAddress>();
-        foreach (var raw in listenAddresses.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            IEnumerable<IPAddress> addresses = raw switch
-            {
-                "*" => [IPAddress.Any],
-                "localhost" => [IPAddress.Loopback],
-                _ when IPAddress.TryParse(raw, out var ip) => [ip],
-                _ => Dns.GetHostAddresses(raw).Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork),
-            };
-            foreach (var address in addresses)
-            {
-                if (seen.Add(address))
-                {
-                    yield return address;
-                }
-            }
-        }
     }
 
     /// <summary>Parses --urls (http://host:port;https://host:port;...); https uses ssl_cert and ssl_key.</summary>

@@ -88,6 +88,23 @@ public sealed class CommandLineTests : IAsyncLifetime
         Assert.Contains($"{config}:3: invalid value for parameter \"load_balance_mode\": \"maybe\" (allowed: on, off, true, false, yes, no, 1, 0)", result.StandardError);
     }
 
+    [Theory]
+    [InlineData("*")]
+    [InlineData("localhost")]
+    public async Task ListenAddresses_ServeIPv4AndIPv6Clients_AndPoolHbaSeesIPv4ClientsAsIPv4(string listenAddresses)
+    {
+        // pgpool binds '*' and 'localhost' for both protocols; on our dual-stack socket an IPv4
+        // client must still be 127.0.0.1 (not ::ffff:127.0.0.1) for pool_hba.conf and the log.
+        await File.WriteAllTextAsync(_directory.Combine("pool_hba.conf"), "host all all 127.0.0.1/32 reject\n");
+        await using var product = await StartInForegroundAsync($"listen_addresses = '{listenAddresses}'\nenable_pool_hba = on");
+
+        var overIPv4 = await Psql.RunAsync("127.0.0.1", product.ProxyPort, "postgres", "postgres", "SELECT 1");
+        var overIPv6 = await Psql.RunAsync("::1", product.ProxyPort, "postgres", "postgres", "SELECT 1");
+
+        Assert.Contains("pool_hba.conf rejects connection for host \"127.0.0.1\", user \"postgres\"", overIPv4.StandardError);
+        Assert.Contains("no pool_hba.conf entry for host \"::1\", user \"postgres\"", overIPv6.StandardError);
+    }
+
     [Fact]
     public async Task MissingSocketDirectory_StopsStartUp_NamingTheKey()
     {
