@@ -97,12 +97,27 @@ public sealed class CommandLineTests : IAsyncLifetime
         // client must still be 127.0.0.1 (not ::ffff:127.0.0.1) for pool_hba.conf and the log.
         await File.WriteAllTextAsync(_directory.Combine("pool_hba.conf"), "host all all 127.0.0.1/32 reject\n");
         await using var product = await StartInForegroundAsync($"listen_addresses = '{listenAddresses}'\nenable_pool_hba = on");
+        await Eventually.TrueAsync(() => Accepts(System.Net.IPAddress.IPv6Loopback, product.ProxyPort), TimeSpan.FromSeconds(10), "::1 is bound (after 127.0.0.1)");
 
         var overIPv4 = await Psql.RunAsync("127.0.0.1", product.ProxyPort, "postgres", "postgres", "SELECT 1");
         var overIPv6 = await Psql.RunAsync("::1", product.ProxyPort, "postgres", "postgres", "SELECT 1");
 
         Assert.Contains("pool_hba.conf rejects connection for host \"127.0.0.1\", user \"postgres\"", overIPv4.StandardError);
         Assert.Contains("no pool_hba.conf entry for host \"::1\", user \"postgres\"", overIPv6.StandardError);
+    }
+
+    private static bool Accepts(System.Net.IPAddress address, int port)
+    {
+        using var client = new System.Net.Sockets.Socket(address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            client.Connect(address, port);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
     }
 
     [Fact]
@@ -206,7 +221,7 @@ public sealed class CommandLineTests : IAsyncLifetime
     {
         await using var product = await StartInForegroundAsync("heatlh_check_period = 10");
         var socket = _directory.Combine($".s.PGSQL.{product.ProxyPort.ToString(CultureInfo.InvariantCulture)}");
-        Assert.True(File.Exists(socket), "the proxy listens on its Unix-domain socket in socket_dir");
+        await Eventually.TrueAsync(() => File.Exists(socket), TimeSpan.FromSeconds(10), "the proxy listens on its Unix-domain socket in socket_dir"); // bound after the TCP port
 
         var stop = await RunAsync("-f", product.Config, "-m", "fast", "stop");
 
