@@ -132,19 +132,23 @@ public sealed partial class ClientSession
     private async Task HandleBackendLostAsync(int nodeId, Exception cause, CancellationToken cancellationToken)
     {
         await DropBackendAsync(nodeId);
-        var reason = $"connection to backend node {nodeId} was lost: {cause.Message}";
-        LogBackendLost(_logger, Id, nodeId, cause.Message);
+        // A failover closes the sessions' connections to the node it detaches; say that rather than "disposed object".
+        var closedByFailover = (cause is ObjectDisposedException || cause.InnerException is ObjectDisposedException)
+            && _context.Store.Current.Find(nodeId)?.IsUsable != true;
+        var detail = closedByFailover ? $"closed by the proxy: node {nodeId} is detached" : cause.Message;
+        var reason = $"connection to backend node {nodeId} was lost: {detail}";
+        LogBackendLost(_logger, Id, nodeId, detail);
         var detached = _context.Store.Current.Find(nodeId)?.IsUsable != true
             || await _context.Failover.ReportBackendFailureAsync(nodeId, reason, cancellationToken);
         _seenClusterVersion = 0; // look at the cluster again before the next statement
         if (!detached)
         {
-            throw new SessionTerminatedException("08006", $"connection to backend node {nodeId} was lost and the node stays attached; the session cannot continue without it", cause.Message);
+            throw new SessionTerminatedException("08006", $"connection to backend node {nodeId} was lost and the node stays attached; the session cannot continue without it", detail);
         }
 
         if (LiveBackendCount == 0)
         {
-            throw new SessionTerminatedException("57P03", "all backend nodes of this session are down", cause.Message);
+            throw new SessionTerminatedException("57P03", "all backend nodes of this session are down", detail);
         }
     }
 
