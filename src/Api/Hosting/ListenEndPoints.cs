@@ -27,7 +27,13 @@ internal static class ListenEndPoints
                 _ when IPAddress.TryParse(item, out var ip) => [ip],
                 _ => Dns.GetHostAddresses(item).Where(a => a.AddressFamily == AddressFamily.InterNetwork),
             };
-            addresses.AddRange(resolved.Where(a => !addresses.Contains(a)));
+            foreach (var address in resolved)
+            {
+                if (!addresses.Contains(address))
+                {
+                    addresses.Add(address);
+                }
+            }
         }
 
         return addresses;

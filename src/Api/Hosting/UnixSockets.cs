@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using PgPoolConsole.Api.Cli;
+using PgPoolConsole.Proxy.Protocol;
 
 namespace PgPoolConsole.Api.Hosting;
 
@@ -24,7 +25,7 @@ internal static class UnixSockets
                 throw new CommandLineException($"{key}: directory \"{directory}\" does not exist (set {key} = '' for no Unix-domain socket)");
             }
 
-            var path = Path.Combine(directory, $".s.PGSQL.{port.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            var path = PgSocketPaths.For(directory, port);
             if (System.Text.Encoding.UTF8.GetByteCount(path) > MaxPathBytes)
             {
                 throw new CommandLineException($"{key}: socket path \"{path}\" is longer than {MaxPathBytes} bytes");

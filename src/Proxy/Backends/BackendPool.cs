@@ -11,10 +11,10 @@ namespace PgPoolConsole.Proxy.Backends;
 /// </summary>
 public sealed partial class BackendPool : IAsyncDisposable
 {
-    private readonly object _gate = new();
     /// <summary>How long connections to a database closed for DROP DATABASE and the like are not pooled again.</summary>
     private static readonly TimeSpan DatabaseClosingTime = TimeSpan.FromSeconds(10);
 
+    private readonly object _gate = new();
     private readonly Dictionary<(int NodeId, string Key), Stack<BackendConnection>> _idle = [];
     private readonly Dictionary<string, long> _closingDatabases = new(StringComparer.Ordinal);
     private readonly LinkedList<(int NodeId, string Key, BackendConnection Connection)> _lru = new();

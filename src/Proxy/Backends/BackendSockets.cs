@@ -15,7 +15,7 @@ public static class BackendSockets
     public static string UnixSocketPath(BackendEndpoint endpoint)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        return Path.Combine(endpoint.Host, ".s.PGSQL." + endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return Protocol.PgSocketPaths.For(endpoint.Host, endpoint.Port);
     }
 
     /// <summary>Connects; TCP sockets get TCP_NODELAY and keepalive. Connection errors are SocketExceptions.</summary>

@@ -91,8 +91,8 @@ public sealed class PcpClient : IAsyncDisposable
 
     /// <summary>Where a host/port pair leads: the socket file for a Unix-socket host, else null.</summary>
     public static string? UnixSocketPath(string? host, int port) =>
-        string.IsNullOrEmpty(host) ? Path.Combine(PcpConnectOptions.DefaultSocketDirectory, SocketName(port))
-        : host.StartsWith('/') ? Path.Combine(host, SocketName(port))
+        string.IsNullOrEmpty(host) ? PgSocketPaths.For(PcpConnectOptions.DefaultSocketDirectory, port)
+        : host.StartsWith('/') ? PgSocketPaths.For(host, port)
         : null;
 
     public async Task<int> NodeCountAsync(CancellationToken cancellationToken = default)
@@ -350,8 +350,6 @@ public sealed class PcpClient : IAsyncDisposable
         SocketException { SocketErrorCode: SocketError.HostUnreachable } => "No route to host",
         _ => e.Message,
     };
-
-    private static string SocketName(int port) => ".s.PGSQL." + port.ToString(CultureInfo.InvariantCulture);
 
     private static byte[] NumberText(int value) => [.. Encoding.ASCII.GetBytes(value.ToString(CultureInfo.InvariantCulture)), 0];
 

@@ -120,11 +120,11 @@ public static partial class WriteRewriter
     /// <summary>Advisory lock class ('PGPS') that makes row-changing statements with SKIP LOCKED on one table take turns.</summary>
     public const long SkipLockedClass = 0x50475053;
 
-    // Words that end a SELECT list at its top level.
     // Vectorized case-insensitive scans (a plain IndexOf with OrdinalIgnoreCase goes char by char in invariant mode).
     private static readonly SearchValues<string> CtidWord = SearchValues.Create(["ctid"], StringComparison.OrdinalIgnoreCase);
     private static readonly SearchValues<string> TableWord = SearchValues.Create(["table"], StringComparison.OrdinalIgnoreCase);
 
+    // Words that end a SELECT list at its top level.
     private static readonly HashSet<string> SelectListEnd = new(StringComparer.Ordinal)
     {
         "from", "into", "where", "group", "having", "window", "union", "intersect", "except", "order", "limit", "offset", "fetch", "for", "returning", "on",
@@ -952,21 +952,9 @@ public static partial class WriteRewriter
     }
 
     /// <summary>Whether UNION, INTERSECT or EXCEPT joins another query at the top level between tokens <paramref name="from"/> and <paramref name="to"/>.</summary>
-    private static bool HasTopLevelSetOperation(string sql, List<SqlToken> tokens, int from, int to)
-    {
-        var depth = 0;
-        for (var k = from; k <= to && k < tokens.Count; k++)
-        {
-            depth += tokens[k].Kind == SqlTokenKind.OpenParen ? 1 : tokens[k].Kind == SqlTokenKind.CloseParen ? -1 : 0;
-            if (depth == 0 && tokens[k].Kind == SqlTokenKind.Identifier
-                && (SqlLexer.IsKeyword(sql, tokens[k], "union") || SqlLexer.IsKeyword(sql, tokens[k], "intersect") || SqlLexer.IsKeyword(sql, tokens[k], "except")))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private static bool HasTopLevelSetOperation(string sql, List<SqlToken> tokens, int from, int to) =>
+        TopLevelKeyword(sql, tokens, from, to, "union") >= 0 || TopLevelKeyword(sql, tokens, from, to, "intersect") >= 0
+        || TopLevelKeyword(sql, tokens, from, to, "except") >= 0;
 
     /// <summary>Top-level comma-separated items between two parenthesis tokens: (first token, last token) index pairs.</summary>
     private static List<(int First, int Last)> Items(List<SqlToken> tokens, int open, int close)

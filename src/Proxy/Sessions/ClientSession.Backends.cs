@@ -132,14 +132,14 @@ public sealed partial class ClientSession
     private async Task HandleBackendLostAsync(int nodeId, Exception cause, CancellationToken cancellationToken)
     {
         await DropBackendAsync(nodeId);
+        var alreadyDetached = _context.Store.Current.Find(nodeId)?.IsUsable != true;
         // A failover closes the sessions' connections to the node it detaches; say that rather than "disposed object".
-        var closedByFailover = (cause is ObjectDisposedException || cause.InnerException is ObjectDisposedException)
-            && _context.Store.Current.Find(nodeId)?.IsUsable != true;
-        var detail = closedByFailover ? $"closed by the proxy: node {nodeId} is detached" : cause.Message;
+        var detail = alreadyDetached && (cause is ObjectDisposedException || cause.InnerException is ObjectDisposedException)
+            ? $"closed by the proxy: node {nodeId} is detached"
+            : cause.Message;
         var reason = $"connection to backend node {nodeId} was lost: {detail}";
         LogBackendLost(_logger, Id, nodeId, detail);
-        var detached = _context.Store.Current.Find(nodeId)?.IsUsable != true
-            || await _context.Failover.ReportBackendFailureAsync(nodeId, reason, cancellationToken);
+        var detached = alreadyDetached || await _context.Failover.ReportBackendFailureAsync(nodeId, reason, cancellationToken);
         _seenClusterVersion = 0; // look at the cluster again before the next statement
         if (!detached)
         {
