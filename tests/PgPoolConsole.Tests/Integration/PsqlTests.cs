@@ -223,6 +223,11 @@ public sealed class PsqlTests(ProxyFixture proxy) : IAsyncLifetime
         {
             await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, database, table, key);
         }
+
+        foreach (var node in proxy.Nodes)
+        {
+            Assert.Equal(["200"], await NodeSql.ReadColumnAsync(node, database, "SELECT count(*) FROM pgbench_history"));
+        }
     }
 
     /// <summary>Waits for the exited client's backend connection to one node to reach the pool (the other may still be on its way).</summary>
