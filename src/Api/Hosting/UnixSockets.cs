@@ -25,6 +25,11 @@ internal static class UnixSockets
                 throw new CommandLineException($"{key}: directory \"{directory}\" does not exist (set {key} = '' for no Unix-domain socket)");
             }
 
+            if (CannotCreateFilesIn(directory) is { } reason)
+            {
+                throw new CommandLineException($"{key}: cannot create the socket in \"{directory}\": {reason}");
+            }
+
             var path = PgSocketPaths.For(directory, port);
             if (System.Text.Encoding.UTF8.GetByteCount(path) > MaxPathBytes)
             {
@@ -38,6 +43,22 @@ internal static class UnixSockets
         }
 
         return paths;
+    }
+
+    /// <summary>Why this process may not create a file (a socket is one) in <paramref name="directory"/>, or null when it may.</summary>
+    public static string? CannotCreateFilesIn(string directory)
+    {
+        var probe = Path.Combine(directory, $".pgpoolconsole-probe-{Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        try
+        {
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return ex.Message;
+        }
     }
 
     /// <summary>A socket file left by a process that died would make the bind fail; remove it if nobody listens.</summary>

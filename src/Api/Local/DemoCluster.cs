@@ -72,25 +72,8 @@ public sealed class DemoCluster
     private const string LibpqSocketDirectory = "/var/run/postgresql";
 
     /// <summary>libpq's default socket directory when this process may create a socket there (root or the postgres user), else /tmp.</summary>
-    private static string ClientSocketDirectory()
-    {
-        if (Directory.Exists(LibpqSocketDirectory))
-        {
-            var probe = Path.Combine(LibpqSocketDirectory, $".pgpoolconsole-probe-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}");
-            try
-            {
-                File.WriteAllBytes(probe, []);
-                File.Delete(probe);
-                return LibpqSocketDirectory;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // not ours to write: fall back to /tmp
-            }
-        }
-
-        return "/tmp";
-    }
+    private static string ClientSocketDirectory() =>
+        Directory.Exists(LibpqSocketDirectory) && Hosting.UnixSockets.CannotCreateFilesIn(LibpqSocketDirectory) is null ? LibpqSocketDirectory : "/tmp";
 
     /// <summary>How to connect, for printing: psql, dashboard, pcp, and where the files are.</summary>
     public string ConnectionHelp

@@ -121,6 +121,19 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UnwritableSocketDirectory_StopsStartUp_NamingTheKey()
+    {
+        // /proc refuses new files even to root (chmod would not: the tests run as root).
+        var config = WriteConfig($"backend_hostname0 = '127.0.0.1'\npcp_socket_dir = '/proc'\npid_file_name = '{_directory.Path}/pgpool.pid'\n");
+
+        var result = await RunAsync("-n", "-f", config);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("pgpoolconsole: pcp_socket_dir: cannot create the socket in \"/proc\": ", result.StandardError);
+        Assert.DoesNotContain("   at ", result.StandardError); // a message, not a stack trace
+    }
+
+    [Fact]
     public async Task MissingSocketDirectory_StopsStartUp_NamingTheKey()
     {
         var config = WriteConfig($"backend_hostname0 = '127.0.0.1'\nsocket_dir = '{_directory.Path}/nowhere'\npid_file_name = '{_directory.Path}/pgpool.pid'\n");
