@@ -33,6 +33,8 @@ public sealed class BackendConnection : IAsyncDisposable
     private readonly Socket _socket;
     private readonly Stream _stream;
     private readonly Dictionary<string, string> _serverParameters = new(StringComparer.Ordinal);
+    private readonly DeferredBeginWriter _writer;
+    private char _transactionStatus = 'I';
     private int _disposed;
 
     internal BackendConnection(BackendEndpoint endpoint, Socket socket, Stream stream, int maxMessageLength)
@@ -41,7 +43,7 @@ public sealed class BackendConnection : IAsyncDisposable
         _socket = socket;
         _stream = stream;
         Reader = new PgMessageReader(PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 32 * 1024, minimumReadSize: 4096, leaveOpen: true)), maxMessageLength, $"backend node {endpoint.NodeId}");
-        Writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 8192, leaveOpen: true));
+        _writer = new DeferredBeginWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 8192, leaveOpen: true)));
         CreatedAt = Stopwatch.GetTimestamp();
         LastUsedAt = CreatedAt;
     }
@@ -58,7 +60,7 @@ public sealed class BackendConnection : IAsyncDisposable
 
     public PgMessageReader Reader { get; }
 
-    public PipeWriter Writer { get; }
+    public PipeWriter Writer => _writer;
 
     /// <summary>Whether the connection is encrypted (backend_sslmode and what the node offered).</summary>
     public bool IsTls => _stream is SslStream;
@@ -67,8 +69,46 @@ public sealed class BackendConnection : IAsyncDisposable
 
     public int SecretKey { get; internal set; }
 
-    /// <summary>Transaction status from the last ReadyForQuery ('I', 'T' or 'E').</summary>
-    public char TransactionStatus { get; set; } = 'I';
+    /// <summary>
+    /// Transaction status from the last ReadyForQuery ('I', 'T' or 'E'); 'T' while a BEGIN is
+    /// owed, since the client was told it is in a transaction on every node.
+    /// </summary>
+    public char TransactionStatus
+    {
+        get => _writer.BeginOwed ? 'T' : _transactionStatus;
+        set => _transactionStatus = value;
+    }
+
+    /// <summary>Whether the node still owes the session's BEGIN (see <see cref="OweBegin"/>).</summary>
+    public bool OwesBegin => _writer.BeginOwed;
+
+    /// <summary>
+    /// The session answered a plain BEGIN itself: the node gets it in front of the next message
+    /// written to it, in the same send, saving a round trip. Only for an idle connection.
+    /// </summary>
+    public void OweBegin()
+    {
+        if (_transactionStatus != 'I')
+        {
+            throw new InvalidOperationException($"backend node {NodeId} is not idle (status '{_transactionStatus}'): it cannot owe a BEGIN");
+        }
+
+        _writer.BeginOwed = true;
+    }
+
+    /// <summary>The session's transaction ended (or the session did) before the node needed its BEGIN.</summary>
+    public void ForgetOwedBegin() => _writer.BeginOwed = false;
+
+    /// <summary>
+    /// How many owed BEGINs went out in front of what was written since the last call: their
+    /// answers come first and the reader must skip them.
+    /// </summary>
+    public int TakeSentBeginAnswers()
+    {
+        var count = _writer.UnreadBeginAnswers;
+        _writer.UnreadBeginAnswers = 0;
+        return count;
+    }
 
     /// <summary>ParameterStatus values the server reported, kept current.</summary>
     public IReadOnlyDictionary<string, string> ServerParameters => _serverParameters;
@@ -157,6 +197,7 @@ public sealed class BackendConnection : IAsyncDisposable
             return;
         }
 
+        ForgetOwedBegin();
         if (!IsBroken)
         {
             try

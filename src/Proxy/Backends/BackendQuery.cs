@@ -55,6 +55,22 @@ public static class BackendQuery
         string? tag = null;
         PgErrorFields? error = null;
         byte[]? scratch = null;
+        for (var owedBegins = backend.TakeSentBeginAnswers(); owedBegins > 0;)
+        {
+            // The session's BEGIN went out in front of this statement: its answer comes first.
+            var message = await backend.Reader.ReadAsync(cancellationToken);
+            switch (message.TypeChar)
+            {
+                case 'Z':
+                    backend.TransactionStatus = message.ReadyForQueryStatus();
+                    owedBegins--;
+                    break;
+                case 'S':
+                    backend.ApplyParameterStatus(message);
+                    break;
+            }
+        }
+
         while (true)
         {
             var message = await backend.Reader.ReadAsync(cancellationToken);

@@ -54,6 +54,12 @@ public sealed partial class ClientSession
                 return true;
         }
 
+        if (final && BeginToAnswerItself(sql, plan) is { } beginTag)
+        {
+            await AnswerBeginItselfAsync(plan, sql, beginTag, cancellationToken);
+            return true;
+        }
+
         (string Name, WriteRewrite? Rewrite)? sqlPrepare = null;
         if (plan.Statements is [{ Kind: StatementKind.Prepare }])
         {
@@ -111,7 +117,7 @@ public sealed partial class ClientSession
             Order = OrderOf(route),
             WrapInTransaction = wrap,
             MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
-            StartsTransaction = _transactionStatus == 'I' && plan.BeginsTransaction,
+            StartsTransaction = (_transactionStatus == 'I' && plan.BeginsTransaction) || (MainBackend?.OwesBegin == true && !plan.IsCopyFromStdin),
             CopyRowFiller = copyRowFiller,
         };
         if (plan.ChangesCatalog)
@@ -133,6 +139,48 @@ public sealed partial class ClientSession
         }
 
         return succeeded;
+    }
+
+    /// <summary>
+    /// A plain BEGIN outside a transaction block is answered by the proxy, and every node gets it
+    /// in front of its next statement, in the same send (BackendConnection.OweBegin): one round
+    /// trip to each node less per transaction. As with drivers that send BEGIN lazily (Npgsql,
+    /// pgjdbc), a node's transaction then starts at its first statement. Not for sessions that
+    /// LISTEN: an idle node may send them a notification before it gets the BEGIN.
+    /// </summary>
+    private string? BeginToAnswerItself(string sql, QueryPlan plan)
+    {
+        if (_transactionStatus != 'I' || _listening || !plan.BeginsTransaction || plan.Statements.Count != 1 || MainBackend is null)
+        {
+            return null;
+        }
+
+        foreach (var backend in _backends)
+        {
+            if (backend is not null && backend.TransactionStatus != 'I')
+            {
+                return null;
+            }
+        }
+
+        return PlainBegin.CommandTag(sql);
+    }
+
+    private async Task AnswerBeginItselfAsync(QueryPlan plan, string sql, string commandTag, CancellationToken cancellationToken)
+    {
+        await ResolveDefaultIsolationAsync(plan, cancellationToken);
+        _ = EffectiveRoute(plan); // for what the transaction's isolation level needs later
+        foreach (var backend in LiveBackends())
+        {
+            backend.OweBegin();
+            _context.Store.Statistics(backend.NodeId).CountStatement(plan.Category);
+            LogPerNodeStatement(backend, sql);
+        }
+
+        SetTransactionStatus('T', wrote: false);
+        PgWriter.CommandComplete(_clientOut, commandTag);
+        PgWriter.ReadyForQuery(_clientOut, 'T');
+        await _clientOut.FlushAsync(cancellationToken);
     }
 
     /// <summary>
@@ -339,6 +387,11 @@ public sealed partial class ClientSession
         _transactionStatus = status;
         if (status == 'I')
         {
+            foreach (var backend in _backends)
+            {
+                backend?.ForgetOwedBegin(); // a node that never needed the transaction's BEGIN
+            }
+
             _transactionWrote = false;
             _transactionNeedsAllNodes = false;
             _transactionReadOnly = false;

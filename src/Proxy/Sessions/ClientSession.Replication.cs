@@ -55,7 +55,11 @@ internal sealed class ReplicatedRequest
     /// </summary>
     public bool CompareRowCounts => Order != ReplicationOrder.Parallel;
 
-    /// <summary>The client's request opens a transaction block (BEGIN, START TRANSACTION) and ends with ReadyForQuery.</summary>
+    /// <summary>
+    /// The request starts the main node's transaction and ends with ReadyForQuery: it opens a
+    /// transaction block (BEGIN, START TRANSACTION), or it is the first statement after a BEGIN
+    /// the proxy answered itself (not a COPY FROM STDIN: nothing may follow it in the same send).
+    /// </summary>
     public bool StartsTransaction { get; init; }
 
     /// <summary>For a COPY FROM STDIN that leaves time defaults out: appends their values to every row of the client's data.</summary>
@@ -117,7 +121,7 @@ public sealed partial class ClientSession
     private async Task<ReplicationOutcome> ExecuteReplicatedAsync(ReplicatedRequest request, CancellationToken cancellationToken)
     {
         var statusBefore = _transactionStatus;
-        _readClockOn = request.StartsTransaction && _clock.PrefetchWithBegin && statusBefore == 'I' ? MainBackend : null;
+        _readClockOn = request.StartsTransaction && _clock.PrefetchWithBegin && (statusBefore == 'I' || MainBackend?.OwesBegin == true) ? MainBackend : null;
         ReplicationOutcome outcome;
         try
         {

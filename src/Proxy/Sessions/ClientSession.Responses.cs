@@ -123,6 +123,9 @@ public sealed partial class ClientSession
         var backend = result.Backend;
         var reader = backend.Reader;
         var bytes = result.Bytes;
+        var owedBegins = backend.TakeSentBeginAnswers();
+        result.SilentReadyCycles += owedBegins;
+        readyCount += owedBegins;
         while (readyCount > 0)
         {
             if (terminalCount == 0)

@@ -430,6 +430,7 @@ public sealed partial class ClientSession
                 continue;
             }
 
+            backend.ForgetOwedBegin(); // the client left before the node needed it
             var keep = reusable && !backend.IsBroken && _context.Options.Current.ConnectionCache && _context.Store.Current.Find(backend.NodeId)?.IsUsable == true;
             if (keep && !string.IsNullOrWhiteSpace(resetQueries))
             {

@@ -58,7 +58,7 @@ public sealed class JdbcTests(ProxyFixture proxy) : IAsyncLifetime
         await using var client = new RawClient(proxy.Host.Services.GetRequiredService<ProxyServer>());
         await client.ConnectAsync(_database);
 
-        await client.SendAsync([.. Execute("BEGIN"), .. RawClient.Query("SAVEPOINT autosave"), .. Execute("INSERT INTO t VALUES (1)"), .. RawClient.Message('S')]);
+        await client.SendAsync([.. RawClient.Execute("BEGIN"), .. RawClient.Query("SAVEPOINT autosave"), .. RawClient.Execute("INSERT INTO t VALUES (1)"), .. RawClient.Message('S')]);
         Assert.Equal(
             [('1', ""), ('2', ""), ('C', "BEGIN"), ('C', "SAVEPOINT"), ('Z', "T")],
             await client.ReadUntilReadyAsync());
@@ -66,7 +66,7 @@ public sealed class JdbcTests(ProxyFixture proxy) : IAsyncLifetime
         await client.SendAsync(RawClient.Query("SAVEPOINT kept"));
         Assert.Equal([('C', "SAVEPOINT"), ('Z', "T")], await client.ReadUntilReadyAsync());
 
-        await client.SendAsync([.. Execute("INSERT INTO t VALUES (1)"), .. RawClient.Query("SAVEPOINT ignored"), .. Execute("INSERT INTO t VALUES (2)"), .. RawClient.Message('S')]);
+        await client.SendAsync([.. RawClient.Execute("INSERT INTO t VALUES (1)"), .. RawClient.Query("SAVEPOINT ignored"), .. RawClient.Execute("INSERT INTO t VALUES (2)"), .. RawClient.Message('S')]);
         var failed = await client.ReadUntilReadyAsync();
         Assert.Equal(['1', '2', 'E', 'Z'], failed.Select(m => m.Type));
         Assert.Contains("23505", failed[2].Text);
@@ -80,11 +80,4 @@ public sealed class JdbcTests(ProxyFixture proxy) : IAsyncLifetime
             Assert.Equal(["1"], await NodeSql.ReadColumnAsync(node, _database, "SELECT id FROM t"));
         }
     }
-
-    private static byte[] Execute(string sql) =>
-    [
-        .. RawClient.Message('P', RawClient.CString(""), RawClient.CString(sql), RawClient.Int16(0)),
-        .. RawClient.Message('B', RawClient.CString(""), RawClient.CString(""), RawClient.Int16(0), RawClient.Int16(0), RawClient.Int16(0)),
-        .. RawClient.Message('E', RawClient.CString(""), RawClient.Int32(0)),
-    ];
 }

@@ -51,6 +51,14 @@ internal sealed class RawClient : IAsyncDisposable
         return bytes;
     }
 
+    /// <summary>Parse, Bind and Execute of the unnamed statement and portal, without Sync.</summary>
+    public static byte[] Execute(string sql) =>
+    [
+        .. Message('P', CString(""), CString(sql), Int16(0)),
+        .. Message('B', CString(""), CString(""), Int16(0), Int16(0), Int16(0)),
+        .. Message('E', CString(""), Int32(0)),
+    ];
+
     public static byte[] CString(string value) => [.. Encoding.UTF8.GetBytes(value), 0];
 
     public static byte[] Int16(short value) => [(byte)(value >> 8), (byte)value];
