@@ -28,10 +28,25 @@ public sealed class CommandLine
     public static CommandLine Parse(IReadOnlyList<string> args)
     {
         var result = new CommandLine();
+        var commandGiven = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
-            if (result.Command != "start")
+            if (result.Command == "pcp")
+            {
+                result.Arguments.Add(arg); // the pcp tool's own options (-h, -p, -U, -n ...)
+                continue;
+            }
+
+            // As with pgpool-II (GNU getopt), options may come after the command word too:
+            // "pgpool stop -m fast -f /etc/pgpool2/pgpool.conf". The commands with words of their
+            // own still take the configuration files anywhere.
+            if (result.TakeFileOption(args, ref i))
+            {
+                continue;
+            }
+
+            if (result.Command is not ("start" or "stop" or "reload"))
             {
                 result.Arguments.Add(arg);
                 continue;
@@ -39,15 +54,6 @@ public sealed class CommandLine
 
             switch (arg)
             {
-                case "-f" or "--config-file":
-                    result.ConfigFile = Value(args, ref i, arg);
-                    break;
-                case "-F" or "--pcp-file":
-                    result.PcpFile = Value(args, ref i, arg);
-                    break;
-                case "-a" or "--hba-file":
-                    result.HbaFile = Value(args, ref i, arg);
-                    break;
                 case "-n" or "--dont-detach":
                     result.Foreground = true;
                     break;
@@ -78,23 +84,18 @@ public sealed class CommandLine
                     result.ShowHelp = true;
                     break;
                 case "stop" or "reload" or "md5" or "pg_md5" or "passwd" or "demo" or "pcp" or "recover" or "verify" or "start":
-                    result.Command = arg == "pg_md5" ? "md5" : arg;
-                    if (arg == "start")
+                    if (commandGiven)
                     {
-                        result.Command = "start";
+                        throw new CommandLineException($"unexpected \"{arg}\" after the command \"{result.Command}\" (one command at a time)");
                     }
 
+                    commandGiven = true;
+                    result.Command = arg == "pg_md5" ? "md5" : arg;
                     break;
                 default:
                     if (arg.StartsWith("--urls=", StringComparison.Ordinal))
                     {
                         result.Urls = arg["--urls=".Length..];
-                        break;
-                    }
-
-                    if (arg.StartsWith("-f", StringComparison.Ordinal) && arg.Length > 2)
-                    {
-                        result.ConfigFile = arg[2..];
                         break;
                     }
 
@@ -104,6 +105,41 @@ public sealed class CommandLine
 
         return result;
     }
+
+    /// <summary>-f/--config-file, -F/--pcp-file, -a/--hba-file in any spelling getopt accepts (-fFILE, --config-file=FILE).</summary>
+    private bool TakeFileOption(IReadOnlyList<string> args, ref int i)
+    {
+        var arg = args[i];
+        foreach (var (shortName, longName, apply) in FileOptions)
+        {
+            if (arg == shortName || arg == longName)
+            {
+                apply(this, Value(args, ref i, arg));
+                return true;
+            }
+
+            if (arg.StartsWith(longName + "=", StringComparison.Ordinal))
+            {
+                apply(this, arg[(longName.Length + 1)..]);
+                return true;
+            }
+
+            if (arg.Length > 2 && arg.StartsWith(shortName, StringComparison.Ordinal) && !arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                apply(this, arg[2..]);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static readonly (string Short, string Long, Action<CommandLine, string> Apply)[] FileOptions =
+    [
+        ("-f", "--config-file", (c, v) => c.ConfigFile = v),
+        ("-F", "--pcp-file", (c, v) => c.PcpFile = v),
+        ("-a", "--hba-file", (c, v) => c.HbaFile = v),
+    ];
 
     private static string Value(IReadOnlyList<string> args, ref int i, string option)
     {

@@ -236,7 +236,7 @@ public sealed class CommandLineTests : IAsyncLifetime
         var socket = _directory.Combine($".s.PGSQL.{product.ProxyPort.ToString(CultureInfo.InvariantCulture)}");
         await Eventually.TrueAsync(() => File.Exists(socket), TimeSpan.FromSeconds(10), "the proxy listens on its Unix-domain socket in socket_dir"); // bound after the TCP port
 
-        var stop = await RunAsync("-f", product.Config, "-m", "fast", "stop");
+        var stop = await RunAsync("stop", "-m", "fast", "-f", product.Config); // options after the command, as pgpool-II takes them too
 
         Assert.Equal(0, stop.ExitCode);
         Assert.Contains("done.", stop.StandardOutput);
