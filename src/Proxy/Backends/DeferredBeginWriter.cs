@@ -12,7 +12,8 @@ namespace PgPoolConsole.Proxy.Backends;
 /// </summary>
 internal sealed class DeferredBeginWriter(PipeWriter inner) : PipeWriter
 {
-    private static readonly byte[] BeginQuery = PgWriter.QueryBytes("BEGIN");
+    /// <summary>The Query message BEGIN, as the proxy sends it to nodes (owed or its own).</summary>
+    internal static readonly byte[] BeginQuery = PgWriter.QueryBytes("BEGIN");
 
     /// <summary>A BEGIN is owed: the next message written is preceded by it.</summary>
     public bool BeginOwed { get; set; }

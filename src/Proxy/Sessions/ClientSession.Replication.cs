@@ -69,7 +69,7 @@ internal sealed class ReplicatedRequest
 public sealed partial class ClientSession
 {
     private const string MirrorFailureSql = "ROLLBACK TO SAVEPOINT \"pgpoolconsole: abort this transaction as on the other nodes\"";
-    private static readonly byte[] BeginQuery = PgWriter.QueryBytes("BEGIN");
+    private static readonly byte[] BeginQuery = DeferredBeginWriter.BeginQuery;
     private static readonly byte[] CommitQuery = PgWriter.QueryBytes("COMMIT");
     private static readonly byte[] RollbackQuery = PgWriter.QueryBytes("ROLLBACK");
     private static readonly byte[] MirrorFailureQuery = PgWriter.QueryBytes(MirrorFailureSql);
