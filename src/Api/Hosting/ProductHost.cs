@@ -82,7 +82,9 @@ public sealed partial class ProductHost : IAsyncDisposable
         var store = new ClusterStateStore(InitialNodes(options, configuration.Directory, statusFile, commandLine.DiscardStatus, timeProvider), timeProvider);
 
         builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(commandLine.Debug ? LogLevel.Debug : LogLevel.Information);
+        // Each provider filters by its own rule: pgpool.conf's log_min_messages (debug5 included, and
+        // a session's PGPOOL SET) decides what reaches standard error, so nothing is cut off before.
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(new PgpoolConsoleLoggerProvider(
             () => optionsHolder.Current.LogLinePrefix,
             () => commandLine.Debug ? 0 : PgpoolLogLine.RankOfSetting(optionsHolder.Current.LogMinMessages)));

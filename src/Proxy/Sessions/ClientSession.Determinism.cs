@@ -248,7 +248,7 @@ public sealed partial class ClientSession
         PgWriter.ErrorOrNotice(_clientOut, true, RefusalError(reason));
         if (sendReady)
         {
-            PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+            WriteReadyForQuery(_transactionStatus);
         }
 
         await _clientOut.FlushAsync(cancellationToken);

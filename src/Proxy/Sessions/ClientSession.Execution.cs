@@ -17,7 +17,7 @@ public sealed partial class ClientSession
     {
         var sql = PgPayload.SingleCString(message);
         var plan = _context.Router.Plan(sql);
-        if (_context.Options.Current.LogStatement)
+        if (_settings.LogStatement)
         {
             LogStatementText(_logger, Id, sql);
         }
@@ -44,7 +44,7 @@ public sealed partial class ClientSession
                 PgWriter.EmptyQueryResponse(_clientOut);
                 if (final)
                 {
-                    PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+                    WriteReadyForQuery(_transactionStatus);
                     await _clientOut.FlushAsync(cancellationToken);
                 }
 
@@ -179,7 +179,7 @@ public sealed partial class ClientSession
 
         SetTransactionStatus('T', wrote: false);
         PgWriter.CommandComplete(_clientOut, commandTag);
-        PgWriter.ReadyForQuery(_clientOut, 'T');
+        WriteReadyForQuery('T');
         await _clientOut.FlushAsync(cancellationToken);
     }
 

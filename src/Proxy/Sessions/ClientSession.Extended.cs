@@ -130,7 +130,7 @@ public sealed partial class ClientSession
                     }
 
                     var plan = _context.Router.Plan(sql);
-                    if (_context.Options.Current.LogStatement)
+                    if (_settings.LogStatement)
                     {
                         LogStatementText(_logger, Id, sql);
                     }
@@ -436,7 +436,7 @@ public sealed partial class ClientSession
                 if (_batch.ImplicitBlock)
                 {
                     await EndImplicitBlockAsync(cancellationToken);
-                    PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+                    WriteReadyForQuery(_transactionStatus);
                     await _clientOut.FlushAsync(cancellationToken);
                 }
             }
@@ -607,7 +607,7 @@ public sealed partial class ClientSession
             await EndImplicitBlockAsync(cancellationToken);
         }
 
-        PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+        WriteReadyForQuery(_transactionStatus);
         await _clientOut.FlushAsync(cancellationToken);
 
         FinishBatch();

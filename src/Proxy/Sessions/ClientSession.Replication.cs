@@ -751,7 +751,7 @@ public sealed partial class ClientSession
 
     private void LogPerNodeStatement(BackendConnection backend, string sql)
     {
-        if (_context.Options.Current.LogPerNodeStatement)
+        if (_settings.LogPerNodeStatement)
         {
             LogNodeStatement(_logger, Id, backend.NodeId, backend.ProcessId, sql);
         }

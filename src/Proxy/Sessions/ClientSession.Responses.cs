@@ -273,7 +273,7 @@ public sealed partial class ClientSession
 
         if (final)
         {
-            PgWriter.ReadyForQuery(_clientOut, readyStatus);
+            WriteReadyForQuery(readyStatus);
             await _clientOut.FlushAsync(cancellationToken);
         }
     }

@@ -85,7 +85,7 @@ public sealed partial class ClientSession
             await EndImplicitBlockAsync(cancellationToken);
         }
 
-        PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+        WriteReadyForQuery(_transactionStatus);
         await _clientOut.FlushAsync(cancellationToken);
     }
 

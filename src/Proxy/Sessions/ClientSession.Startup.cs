@@ -88,7 +88,7 @@ public sealed partial class ClientSession
         }
 
         PgWriter.BackendKeyData(_clientOut, Id, SecretKey);
-        PgWriter.ReadyForQuery(_clientOut, 'I');
+        WriteReadyForQuery('I');
         await _clientOut.FlushAsync(cancellationToken);
         return true;
     }

@@ -1,9 +1,11 @@
+using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Logging;
 using PgPoolConsole.Proxy.Protocol;
 using PgPoolConsole.Proxy.Sql;
 
@@ -55,6 +57,10 @@ public sealed partial class ClientSession : IProxySession
     private readonly ClientConnection _connection;
     private readonly ClientAuthentication _authentication;
 
+    // What PGPOOL SET changed, and the session's log lines that client_min_messages sends to the client.
+    private readonly SessionSettings _settings;
+    private readonly ConcurrentQueue<(EventLevel Level, string Message)> _clientNotices = new();
+
     public ClientSession(ProxyContext context, ClientConnection connection, int id, ClientAuthentication authentication)
     {
         _context = context;
@@ -71,7 +77,8 @@ public sealed partial class ClientSession : IProxySession
             null => "[local]",
             _ => remoteEndPoint.ToString() ?? "[local]",
         };
-        _logger = context.LoggerFactory.CreateLogger("PgPoolConsole.Proxy.Session");
+        _logger = context.LoggerFactory.CreateLogger(SessionLogContext.Category);
+        _settings = new SessionSettings(context.Options, (level, message) => _clientNotices.Enqueue((level, message)));
         StartedAt = context.TimeProvider.GetUtcNow();
         _lastActivity = StartedAt;
     }
@@ -139,6 +146,7 @@ public sealed partial class ClientSession : IProxySession
         _terminate = terminate;
         var cancellationToken = terminate.Token;
         _startup = startup;
+        SessionLogContext.Current = _settings;
         _context.Store.Sessions.Add(this);
         var reusable = false;
         try
@@ -296,7 +304,7 @@ public sealed partial class ClientSession : IProxySession
             return await _client.ReadAsync(cancellationToken);
         }
 
-        var idleLimit = _context.Options.Current.ClientIdleLimit;
+        var idleLimit = _settings.ClientIdleLimit;
         using var idleTimeout = idleLimit > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(idleLimit)) : null;
         using var linked = idleTimeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idleTimeout.Token);
         var token = linked?.Token ?? cancellationToken;
@@ -408,11 +416,22 @@ public sealed partial class ClientSession : IProxySession
         }
     }
 
+    /// <summary>Writes ReadyForQuery, after the log lines that client_min_messages sends to the client as notices.</summary>
+    private void WriteReadyForQuery(char transactionStatus)
+    {
+        while (_clientNotices.TryDequeue(out var notice))
+        {
+            PgWriter.Notice(_clientOut, PgpoolLogLine.LevelName(notice.Level), "00000", notice.Message);
+        }
+
+        PgWriter.ReadyForQuery(_clientOut, transactionStatus);
+    }
+
     /// <summary>Writes an ErrorResponse followed by ReadyForQuery and flushes (the session continues).</summary>
     private async ValueTask SendErrorAndReadyAsync(string sqlState, string message, string? detail, CancellationToken cancellationToken, string? hint = null)
     {
         PgWriter.Error(_clientOut, "ERROR", sqlState, message, detail, hint);
-        PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+        WriteReadyForQuery(_transactionStatus);
         await _clientOut.FlushAsync(cancellationToken);
     }
 

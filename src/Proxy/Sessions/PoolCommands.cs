@@ -10,10 +10,16 @@ namespace PgPoolConsole.Proxy.Sessions;
 /// pgpool's SQL-level commands answered by the proxy itself (SHOW POOL_NODES and friends), with
 /// pgpool-II 4.3's column names so existing scripts and monitoring keep working.
 /// </summary>
-internal static class PoolCommands
+internal static partial class PoolCommands
 {
     public static async Task RespondAsync(ClientSession session, QueryPlan plan, string sql, CancellationToken cancellationToken)
     {
+        if (plan.PoolCommand is PoolCommand.PgpoolShow or PoolCommand.PgpoolSet or PoolCommand.PgpoolReset)
+        {
+            await RespondToPgpoolAsync(session, plan.PoolCommand, sql, cancellationToken);
+            return;
+        }
+
         var context = session.Context;
         var table = plan.PoolCommand switch
         {
@@ -24,7 +30,6 @@ internal static class PoolCommands
             PoolCommand.ShowPoolHealthCheckStats => HealthCheckStats(context),
             PoolCommand.ShowPoolBackendStats => BackendStats(context),
             PoolCommand.ShowPoolStatus => PoolStatus(context),
-            PoolCommand.PgpoolShow => PgpoolShow(context, sql),
             _ => null,
         };
 
@@ -33,7 +38,6 @@ internal static class PoolCommands
             var what = plan.PoolCommand switch
             {
                 PoolCommand.ShowPoolCache => "SHOW POOL_CACHE: the query cache is not part of pgpoolconsole",
-                PoolCommand.PgpoolSet or PoolCommand.PgpoolReset => "PGPOOL SET/RESET: session-level changes of pgpool parameters are not supported by pgpoolconsole; change pgpool.conf and reload",
                 _ => $"{plan.PoolCommand} is not supported",
             };
             await session.SendPoolErrorAsync("0A000", what, cancellationToken);
@@ -139,21 +143,6 @@ internal static class PoolCommands
     private static Table PoolStatus(ProxyContext context) =>
         new(["item", "value", "description"], [.. context.Options.Current.Effective.Select(s => new string?[] { s.Name, s.IsSecret ? "********" : s.Value, s.Description })]);
 
-    /// <summary>PGPOOL SHOW name | ALL: the effective value of one parameter (or all).</summary>
-    private static Table? PgpoolShow(ProxyContext context, string sql)
-    {
-        var words = sql.Trim().TrimEnd(';').Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        var name = words.Length >= 3 ? words[2].Trim('"').ToLowerInvariant() : "all";
-        var settings = context.Options.Current.Effective;
-        if (name == "all")
-        {
-            return new Table(["item", "value", "description"], [.. settings.Select(s => new string?[] { s.Name, s.IsSecret ? "********" : s.Value, s.Description })]);
-        }
-
-        var setting = settings.FirstOrDefault(s => s.Name == name);
-        return setting is null ? null : new Table([name], [[setting.IsSecret ? "********" : setting.Value]]);
-    }
-
     internal sealed record Table(string[] Columns, List<string?[]> Rows);
 }
 
@@ -165,6 +154,8 @@ public sealed partial class ClientSession
 
     internal int LoadBalanceNodeId => _loadBalanceNodeId;
 
+    internal SessionSettings Settings => _settings;
+
     internal async Task SendTableAsync(PoolCommands.Table table, CancellationToken cancellationToken)
     {
         PgWriter.RowDescription(_clientOut, [.. table.Columns.Select(c => (c, TextTypeOid))]);
@@ -174,10 +165,17 @@ public sealed partial class ClientSession
         }
 
         PgWriter.CommandComplete(_clientOut, $"SELECT {table.Rows.Count}");
-        PgWriter.ReadyForQuery(_clientOut, _transactionStatus);
+        WriteReadyForQuery(_transactionStatus);
         await _clientOut.FlushAsync(cancellationToken);
     }
 
-    internal async Task SendPoolErrorAsync(string sqlState, string message, CancellationToken cancellationToken) =>
-        await SendErrorAndReadyAsync(sqlState, message, null, cancellationToken);
+    internal async Task SendPoolErrorAsync(string sqlState, string message, CancellationToken cancellationToken, string? hint = null) =>
+        await SendErrorAndReadyAsync(sqlState, message, null, cancellationToken, hint);
+
+    internal async Task SendCommandCompleteAsync(string tag, CancellationToken cancellationToken)
+    {
+        PgWriter.CommandComplete(_clientOut, tag);
+        WriteReadyForQuery(_transactionStatus);
+        await _clientOut.FlushAsync(cancellationToken);
+    }
 }
