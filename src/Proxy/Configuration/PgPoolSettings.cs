@@ -122,7 +122,7 @@ public static class PgPoolSettings
         Text("recovery_1st_stage_command", o => o.Recovery1stStageCommand, Reload, "Script in the main node's data directory for the first recovery stage"),
         Text("recovery_2nd_stage_command", o => o.Recovery2ndStageCommand, Reload, "Script in the main node's data directory for the second recovery stage"),
         Number("recovery_timeout", o => o.RecoveryTimeout, Reload, "Seconds to wait for the recovered node to start", 0, TimeUnit.Seconds),
-        Number("client_idle_limit_in_recovery", o => o.ClientIdleLimitInRecovery, Reload, "During the second recovery stage, disconnect clients idle this many seconds (-1 = at once, 0 = never)", -1, TimeUnit.Seconds),
+        Number("client_idle_limit_in_recovery", o => o.ClientIdleLimitInRecovery, Reload, "While an online recovery waits for open transactions to end, end a session whose transaction is idle this many seconds (-1 = at once, 0 = never); sessions idle outside a transaction stay connected", -1, TimeUnit.Seconds),
 
         // client security
         Flag("ssl", o => o.Ssl, Restart, "Accept TLS connections from clients"),

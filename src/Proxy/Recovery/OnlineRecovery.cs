@@ -141,6 +141,7 @@ public sealed partial class OnlineRecovery(
 
         tracker.Start(4);
         LogStartingSecondStage(logger);
+        await using var idleTransactions = coordinator.EndIdleTransactions();
         var pauseTimeout = TimeSpan.FromSeconds(Math.Max(1, settings.RecoveryTimeout));
         var holders = await coordinator.WaitForCopyableStateAsync(pauseTimeout, cancellationToken);
         if (holders.Count > 0)

@@ -248,6 +248,61 @@ public sealed partial class SessionCoordinator(ProxyContext context, ILogger<Ses
         }
     }
 
+    /// <summary>
+    /// For an online recovery's wait for open transactions: until disposed, ends each session whose
+    /// transaction has been idle longer than its client_idle_limit_in_recovery (-1: at once, 0: never),
+    /// as pgpool-II ends idle clients in a recovery's second stage. Sessions idle outside a transaction
+    /// do not hold a recovery up and stay connected.
+    /// </summary>
+    internal IAsyncDisposable EndIdleTransactions()
+    {
+        var stop = new CancellationTokenSource();
+        var loop = EndIdleTransactionsAsync(stop.Token);
+        return new AsyncStop(stop, loop);
+    }
+
+    private async Task EndIdleTransactionsAsync(CancellationToken cancellationToken)
+    {
+        var ended = new HashSet<int>();
+        try
+        {
+            while (true)
+            {
+                var now = context.TimeProvider.GetUtcNow();
+                foreach (var session in context.Store.Sessions.List().OfType<ClientSession>().Where(s => !ended.Contains(s.Id)))
+                {
+                    var limit = session.Settings.ClientIdleLimitInRecovery;
+                    if (limit == 0 || session.Activity != SessionActivity.IdleInTransaction || now - session.LastActivity < TimeSpan.FromSeconds(Math.Max(limit, 0)))
+                    {
+                        continue;
+                    }
+
+                    ended.Add(session.Id);
+                    LogEndingIdleTransaction(logger, session.Id, limit);
+                    await session.TerminateAsync(
+                        $"terminating connection due to client_idle_limit_in_recovery ({limit} s): its transaction was idle while online recovery waited for every transaction to end; the transaction is rolled back",
+                        cancellationToken);
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(250), context.TimeProvider, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // the recovery is past its wait
+        }
+    }
+
+    private sealed class AsyncStop(CancellationTokenSource stop, Task loop) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await stop.CancelAsync();
+            await loop;
+            stop.Dispose();
+        }
+    }
+
     private async Task WaitForArrivalsAsync(List<ParkedSession> parked, TimeSpan timeout, PauseTimeoutAction onTimeout, CancellationToken cancellationToken)
     {
         var all = Task.WhenAll(parked.Select(p => p.Arrived));
@@ -291,6 +346,9 @@ public sealed partial class SessionCoordinator(ProxyContext context, ILogger<Ses
 
     [LoggerMessage(EventId = 7003, Level = LogLevel.Information, Message = "resumed traffic after a pause of {Milliseconds:0} ms")]
     private static partial void LogResumed(ILogger logger, double milliseconds);
+
+    [LoggerMessage(EventId = 7006, Level = LogLevel.Warning, Message = "ending session {Id}: its transaction was idle longer than client_idle_limit_in_recovery ({Limit} s) while online recovery waited for it")]
+    private static partial void LogEndingIdleTransaction(ILogger logger, int id, int limit);
 
     [LoggerMessage(EventId = 7005, Level = LogLevel.Information, Message = "waiting for {Count} session(s) to release state that cannot be copied to a joining node: {Sessions}")]
     private static partial void LogWaitingForSessionState(ILogger logger, int count, string sessions);

@@ -220,7 +220,10 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
         foreach (var line in settings.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var key = line.Split('=')[0].Trim();
-            changed = System.Text.RegularExpressions.Regex.Replace(changed, $"(?m)^{key} = .*$", line.Trim());
+            var pattern = $"(?m)^{key} = .*$";
+            changed = System.Text.RegularExpressions.Regex.IsMatch(changed, pattern)
+                ? System.Text.RegularExpressions.Regex.Replace(changed, pattern, line.Trim())
+                : changed + line.Trim() + "\n";
         }
 
         await File.WriteAllTextAsync(proxy.ConfigPath, changed);
@@ -308,6 +311,52 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
         Assert.Contains("in recovery", attach.Message, StringComparison.Ordinal);
         var again = await Administration.RecoverAsync(1, default);
         Assert.True(again.Succeeded, again.Message);
+    }
+
+    [Fact]
+    public async Task ClientIdleLimitInRecovery_EndsTheSessionWhoseTransactionIdles_TheRecoverySucceeds_IdleSessionsStay()
+    {
+        var original = await ReconfigureAsync("client_idle_limit_in_recovery = 1");
+        try
+        {
+            var database = await proxy.CreateDatabaseAsync("idlerec");
+            (await proxy.PsqlAsync(database, "CREATE TABLE t (id int PRIMARY KEY)")).EnsureSuccess();
+            await KillAndWaitDownAsync(1);
+            await using var bystander = await proxy.OpenAsync(database); // idle outside a transaction
+            await using var holder = await proxy.OpenAsync(database);
+            await using var transaction = await holder.BeginTransactionAsync();
+            await using (var insert = new NpgsqlCommand("INSERT INTO t VALUES (1)", holder, transaction))
+            {
+                await insert.ExecuteNonQueryAsync();
+            }
+
+            var started = Stopwatch.StartNew();
+            var result = await Administration.RecoverAsync(1, default);
+            WriteStages(proxy.Host.Store.Recovery.All[0]);
+
+            // recovery_timeout is 60 s: without the limit the pause would wait that long for the transaction.
+            Assert.True(result.Succeeded, result.Message);
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(40), $"recovery took {started.Elapsed}");
+            await using (var next = new NpgsqlCommand("INSERT INTO t VALUES (2)", holder, transaction))
+            {
+                var error = await Assert.ThrowsAnyAsync<Exception>(() => next.ExecuteNonQueryAsync());
+                Assert.Contains("client_idle_limit_in_recovery (1 s)", error.ToString(), StringComparison.Ordinal);
+            }
+
+            await using (var write = new NpgsqlCommand("INSERT INTO t VALUES (3)", bystander))
+            {
+                await write.ExecuteNonQueryAsync();
+            }
+
+            foreach (var node in proxy.Nodes)
+            {
+                Assert.Equal(["3"], await NodeSql.ReadColumnAsync(node, database, "SELECT string_agg(id::text, ',') FROM t"));
+            }
+        }
+        finally
+        {
+            await RestoreConfigurationAsync(original);
+        }
     }
 
     [Fact]
