@@ -164,7 +164,7 @@ public sealed class CommandLine
           pgpoolconsole demo                          create (first time) and run a local two-node demo cluster
           pgpoolconsole pcp TOOL [ pcp options ]       run a PCP command (node-info, attach-node, recovery-node, ...)
           pgpoolconsole recover NODE_ID                online recovery of a node through the running instance
-          pgpoolconsole verify [ TABLE ... ]           compare table contents on every node
+          pgpoolconsole verify [ -d DB ]... [ TABLE ... ] compare table contents on every node (verify --help)
 
         Common options:
           -a, --hba-file=HBA_CONFIG_FILE   set the path to the pool_hba.conf configuration file

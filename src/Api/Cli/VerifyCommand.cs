@@ -14,29 +14,45 @@ namespace PgPoolConsole.Api.Cli;
 /// </summary>
 internal static class VerifyCommand
 {
+    private const string Usage = """
+        Usage: pgpoolconsole [ -f CONFIG_FILE ] verify [ -d DATABASE ]... [ --chunk-rows N ] [ TABLE ... ]
+        Compares the tables on every node that pgpool_status does not mark down.
+          -d, --database=DATABASE  only this database (repeatable; default: every database)
+          --chunk-rows=N           rows compared per round trip (default 10000)
+          TABLE                    only these tables (schema.table or table)
+        Exit status: 0 identical, 1 different, 2 the check failed.
+        """;
+
     public static async Task<int> RunAsync(CommandLine commandLine)
     {
         var databases = new List<string>();
         var tables = new List<string>();
         var chunkRows = 10000;
-        for (var i = 0; i < commandLine.Arguments.Count; i++)
+        // --name=value is read as --name value, as getopt does.
+        var arguments = commandLine.Arguments.SelectMany(a => a.StartsWith("--", StringComparison.Ordinal) && a.IndexOf('=', StringComparison.Ordinal) is > 2 and var at
+            ? new[] { a[..at], a[(at + 1)..] }
+            : [a]).ToList();
+        for (var i = 0; i < arguments.Count; i++)
         {
-            var argument = commandLine.Arguments[i];
-            if (argument is "--database" or "-d" && i + 1 < commandLine.Arguments.Count)
+            var argument = arguments[i];
+            switch (argument)
             {
-                databases.Add(commandLine.Arguments[++i]);
-            }
-            else if (argument == "--chunk-rows" && i + 1 < commandLine.Arguments.Count && int.TryParse(commandLine.Arguments[++i], out var rows))
-            {
-                chunkRows = rows;
-            }
-            else if (argument.StartsWith('-'))
-            {
-                throw new CommandLineException($"verify: unknown option \"{argument}\"");
-            }
-            else
-            {
-                tables.Add(argument);
+                case "-h" or "--help" or "-?":
+                    Console.WriteLine(Usage);
+                    return 0;
+                case "--database" or "-d":
+                    databases.Add(i + 1 < arguments.Count ? arguments[++i] : throw new CommandLineException($"verify: {argument} needs a database name"));
+                    break;
+                case "--chunk-rows":
+                    chunkRows = i + 1 < arguments.Count && int.TryParse(arguments[++i], out var rows) && rows > 0
+                        ? rows
+                        : throw new CommandLineException("verify: --chunk-rows needs a positive number of rows");
+                    break;
+                case var option when option.StartsWith('-'):
+                    throw new CommandLineException($"verify: unknown option \"{option}\"\n{Usage}");
+                default:
+                    tables.Add(argument);
+                    break;
             }
         }
 

@@ -102,9 +102,24 @@ public sealed class ConsistencyVerifierTests(ProxyFixture proxy) : IAsyncLifetim
         Assert.Contains("all 4 table(s) identical", identical.StandardOutput);
 
         await proxy.Nodes[0].ExecuteAsync("DELETE FROM big WHERE id = 1", _database);
-        var different = await ProcessRunner.RunAsync("dotnet", [executable, "-f", proxy.ConfigPath, "verify", "--database", _database, "public.big"], timeout: TimeSpan.FromMinutes(2));
+        var different = await ProcessRunner.RunAsync("dotnet", [executable, "-f", proxy.ConfigPath, "verify", $"--database={_database}", "--chunk-rows", "700", "public.big"], timeout: TimeSpan.FromMinutes(2));
         Assert.Equal(1, different.ExitCode);
         Assert.Contains("DIFFERENT", different.StandardOutput);
         Assert.Contains("node 0: 4999 rows", different.StandardOutput);
+    }
+
+    [Theory]
+    [InlineData("--help", 0, "Usage: pgpoolconsole [ -f CONFIG_FILE ] verify [ -d DATABASE ]...")]
+    [InlineData("--bogus", 2, "verify: unknown option \"--bogus\"")]
+    [InlineData("--chunk-rows=0", 2, "verify: --chunk-rows needs a positive number of rows")]
+    [InlineData("-d", 2, "verify: -d needs a database name")]
+    public async Task CommandLine_Help_AndBadOptions_AreAnswered(string option, int exitCode, string text)
+    {
+        var executable = Path.Combine(AppContext.BaseDirectory, "pgpoolconsole.dll");
+
+        var result = await ProcessRunner.RunAsync("dotnet", [executable, "-f", proxy.ConfigPath, "verify", option], timeout: TimeSpan.FromMinutes(1));
+
+        Assert.Equal(exitCode, result.ExitCode);
+        Assert.Contains(text, result.StandardOutput + result.StandardError, StringComparison.Ordinal);
     }
 }
