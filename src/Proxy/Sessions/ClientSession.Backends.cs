@@ -133,8 +133,9 @@ public sealed partial class ClientSession
     {
         await DropBackendAsync(nodeId);
         var alreadyDetached = _context.Store.Current.Find(nodeId)?.IsUsable != true;
-        // A failover closes the sessions' connections to the node it detaches; say that rather than "disposed object".
-        var detail = alreadyDetached && (cause is ObjectDisposedException || cause.InnerException is ObjectDisposedException)
+        // A failover closes the sessions' connections to the node it detaches; say that rather than
+        // "disposed object" or "operation canceled".
+        var detail = alreadyDetached && IsClosedByProxy(cause)
             ? $"closed by the proxy: node {nodeId} is detached"
             : cause.Message;
         var reason = $"connection to backend node {nodeId} was lost: {detail}";
@@ -150,6 +151,19 @@ public sealed partial class ClientSession
         {
             throw new SessionTerminatedException("57P03", "all backend nodes of this session are down", detail);
         }
+    }
+
+    private static bool IsClosedByProxy(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is ObjectDisposedException or OperationCanceledException or SocketException { SocketErrorCode: SocketError.OperationAborted })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Whether an exception from a backend read or write means the connection is gone.</summary>

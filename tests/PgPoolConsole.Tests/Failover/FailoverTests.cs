@@ -128,6 +128,10 @@ public sealed class FailoverTests(FailoverFixture proxy, ITestOutputHelper outpu
         Assert.Contains(proxy.Host.Store.Log.Query(text: "health check failed on node 1"), e => e.Message.Contains("timed out", StringComparison.Ordinal));
         var stats = proxy.Host.Store.Statistics(1).Health;
         Assert.True(stats.FailCount >= 1);
+
+        // The failover closed the session's connection to the frozen node: the log says so, not "operation canceled".
+        var lost = Assert.Single(proxy.Host.Store.Log.Query(text: "lost connection to backend node 1"));
+        Assert.EndsWith("closed by the proxy: node 1 is detached", lost.Message, StringComparison.Ordinal);
     }
 
     [Fact]
