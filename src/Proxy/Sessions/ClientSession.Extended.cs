@@ -59,6 +59,9 @@ internal sealed class ExtendedBatch
     /// <summary>Set when a Parse was refused: the batch answers with this error instead of running.</summary>
     public string? Refusal { get; set; }
 
+    /// <summary>Set when a pgpool command cannot run over the extended protocol: the batch answers with it.</summary>
+    public PgErrorFields? Rejection { get; set; }
+
     /// <summary>Nodes that got parts of the batch (on Flush, or at a DDL before a write): they wait for its Sync.</summary>
     public UInt128 SentTo { get; set; }
 
@@ -86,6 +89,7 @@ internal sealed class ExtendedBatch
     public void Clear()
     {
         Refusal = null;
+        Rejection = null;
         SentTo = 0;
         Failed = false;
         Skipping = 0;
@@ -135,13 +139,27 @@ public sealed partial class ClientSession
                         LogStatementText(_logger, Id, sql);
                     }
 
+                    string? literalSql = null;
+                    if (plan.Route == QueryRoute.PoolCommand)
+                    {
+                        var (showSql, rejection) = PoolCommands.OverExtendedProtocol(this, plan.PoolCommand, sql, named: name.Length > 0);
+                        if (showSql is not null)
+                        {
+                            literalSql = showSql;
+                            plan = _context.Router.Plan(showSql);
+                        }
+                        else
+                        {
+                            _batch.Rejection ??= rejection;
+                        }
+                    }
+
                     if (PendingPartChangesCatalog() && _batch.Refusal is null && !_batch.Failed && plan.Statements.Any(statement => WriteRewriter.TablesToLookUp(sql, statement).Count > 0))
                     {
                         await DispatchBeforeWriteAsync(cancellationToken);
                     }
 
                     InjectedParameters? injected = null;
-                    string? literalSql = null;
                     if (plan.Route != QueryRoute.Empty && !_batch.Failed)
                     {
                         await EnsureFunctionCatalogAsync(plan, cancellationToken);
@@ -346,10 +364,10 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task ExecuteBatchAsync(bool sync, CancellationToken cancellationToken)
     {
-        if (_batch.Refusal is { } refusal && !_batch.Failed)
+        if ((_batch.Rejection ?? (_batch.Refusal is { } refusal ? RefusalError(refusal) : null)) is { } error && !_batch.Failed)
         {
             // A Parse was refused: the batch fails there, as if PostgreSQL had refused it.
-            _batch.Fail(RefusalError(refusal), skipping: 0);
+            _batch.Fail(error, skipping: 0);
         }
 
         if (_batch.Failed)

@@ -1,4 +1,7 @@
+using System.Text;
 using PgPoolConsole.Proxy.Configuration;
+using PgPoolConsole.Proxy.Protocol;
+using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Sql;
 
 namespace PgPoolConsole.Proxy.Sessions;
@@ -62,6 +65,66 @@ internal static partial class PoolCommands
         // pgpool-II answers PGPOOL RESET name with SET too.
         await session.SendCommandCompleteAsync("SET", cancellationToken);
     }
+
+    /// <summary>
+    /// The extended protocol (JDBC, Npgsql): pgpool-II sends these commands on to PostgreSQL, which
+    /// fails on them. Here a SHOW becomes a SELECT of its rows, as literals, that a node answers like
+    /// any query, so Describe, Execute and row limits work as usual. The rows are those of the
+    /// moment of the Parse, so a named (reused) statement is refused; so are PGPOOL SET and RESET,
+    /// whose change must happen when the statement runs, not when it is parsed.
+    /// </summary>
+    internal static (string? Sql, PgErrorFields? Error) OverExtendedProtocol(ClientSession session, PoolCommand command, string sql, bool named)
+    {
+        if (command is PoolCommand.PgpoolSet or PoolCommand.PgpoolReset)
+        {
+            return (null, Error("0A000", "PGPOOL SET and PGPOOL RESET need the simple query protocol, as in pgpool-II: psql sends them so, and pgjdbc with preferQueryMode=simple"));
+        }
+
+        if (named)
+        {
+            return (null, Error("0A000", "pgpool's SHOW commands cannot be prepared as a named statement: it would keep showing the values of the moment it was prepared; send them unprepared"));
+        }
+
+        if (command != PoolCommand.PgpoolShow)
+        {
+            return ShowTable(session, command) is { } table ? (AsSelect(table), null) : (null, Error("0A000", Unsupported(command)));
+        }
+
+        if (PgpoolStatement.Parse(sql, command) is not { } statement)
+        {
+            return (null, Error("42601", $"syntax error in \"{sql.Trim()}\": expected {PgpoolStatement.ShowSyntax}"));
+        }
+
+        var (shown, sqlState, error) = Show(session, statement.Name);
+        return shown is not null ? (AsSelect(shown), null) : (null, Error(sqlState, error));
+    }
+
+    private static PgErrorFields Error(string sqlState, string message) => new() { Severity = "ERROR", SqlState = sqlState, Message = message };
+
+    /// <summary>A SELECT returning the table's rows as text, in its column names.</summary>
+    private static string AsSelect(Table table)
+    {
+        var sql = new StringBuilder("SELECT ");
+        if (table.Rows.Count == 0)
+        {
+            sql.AppendJoin(", ", table.Columns.Select(c => $"NULL::text AS {BackendQuery.Identifier(c)}")).Append(" WHERE false");
+            return sql.ToString();
+        }
+
+        sql.Append("* FROM (VALUES ");
+        for (var row = 0; row < table.Rows.Count; row++)
+        {
+            sql.Append(row == 0 ? "(" : ", (")
+                .AppendJoin(", ", table.Rows[row].Select(v => v is null ? "NULL::text" : EscapedLiteral(v) + "::text"))
+                .Append(')');
+        }
+
+        return sql.Append(") AS pool (").AppendJoin(", ", table.Columns.Select(BackendQuery.Identifier)).Append(')').ToString();
+    }
+
+    /// <summary>An E'' literal: the same value whatever the client set standard_conforming_strings to.</summary>
+    private static string EscapedLiteral(string value) =>
+        "E'" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "''", StringComparison.Ordinal) + "'";
 
     /// <summary>The definition of a parameter PGPOOL SET may change; else null and why not.</summary>
     private static SettingDefinition? SessionSettable(string name, out string sqlState, out string refusal)

@@ -20,8 +20,20 @@ internal static partial class PoolCommands
             return;
         }
 
+        if (ShowTable(session, plan.PoolCommand) is { } table)
+        {
+            await session.SendTableAsync(table, cancellationToken);
+            return;
+        }
+
+        await session.SendPoolErrorAsync("0A000", Unsupported(plan.PoolCommand), cancellationToken);
+    }
+
+    /// <summary>What SHOW POOL_NODES and the other SHOW POOL_* commands answer; null for one we do not have.</summary>
+    private static Table? ShowTable(ClientSession session, PoolCommand command)
+    {
         var context = session.Context;
-        var table = plan.PoolCommand switch
+        return command switch
         {
             PoolCommand.ShowPoolNodes => PoolNodes(context, session.LoadBalanceNodeId),
             PoolCommand.ShowPoolVersion => new Table(["pool_version"], [[context.Version]]),
@@ -32,20 +44,13 @@ internal static partial class PoolCommands
             PoolCommand.ShowPoolStatus => PoolStatus(context),
             _ => null,
         };
-
-        if (table is null)
-        {
-            var what = plan.PoolCommand switch
-            {
-                PoolCommand.ShowPoolCache => "SHOW POOL_CACHE: the query cache is not part of pgpoolconsole",
-                _ => $"{plan.PoolCommand} is not supported",
-            };
-            await session.SendPoolErrorAsync("0A000", what, cancellationToken);
-            return;
-        }
-
-        await session.SendTableAsync(table, cancellationToken);
     }
+
+    private static string Unsupported(PoolCommand command) => command switch
+    {
+        PoolCommand.ShowPoolCache => "SHOW POOL_CACHE: the query cache is not part of pgpoolconsole",
+        _ => $"{command} is not supported",
+    };
 
     private static Table PoolNodes(ProxyContext context, int loadBalanceNodeId)
     {

@@ -127,4 +127,62 @@ public sealed class PgpoolParameterCommandsTests(ProxyFixture proxy)
         var result = await proxy.PsqlAsync("postgres", "--field-separator=|", sql);
         return [.. result.EnsureSuccess().StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('|'))];
     }
+
+    [Fact]
+    public async Task ShowCommands_OverTheExtendedProtocol_AnswerWithTheirRows()
+    {
+        await using var connection = await proxy.OpenAsync("postgres");
+
+        var nodes = await ReadAsync(connection, "SHOW pool_nodes");
+        var weights = await ReadAsync(connection, "PGPOOL SHOW backend_weight");
+        var limit = await ReadAsync(connection, "PGPOOL SHOW client_idle_limit");
+        var backend = await ReadAsync(connection, "PGPOOL SHOW backend");
+
+        Assert.Equal(["node_id", "hostname", "port", "status", "pg_status", "lb_weight", "role", "pg_role", "select_cnt", "load_balance_node", "replication_delay", "replication_state", "replication_sync_state", "last_status_change"], nodes.Columns);
+        Assert.Equal(Enumerable.Range(0, proxy.Nodes.Count).Select(n => proxy.Nodes[n].Port.ToString(System.Globalization.CultureInfo.InvariantCulture)), nodes.Rows.Select(r => r[2]));
+        Assert.Equal(["item", "value", "description"], weights.Columns);
+        Assert.Equal(["backend_weight0", "backend_weight1"], weights.Rows.Select(r => r[0]));
+        Assert.Equal([["0"]], limit.Rows);
+        Assert.Contains(backend.Rows, r => r[0] == "backend_application_name0" && r[2] == "application_name of the node's WAL receiver (streaming replication status only)");
+    }
+
+    [Theory]
+    [InlineData("PGPOOL SET client_idle_limit = 5", false, "0A000", "PGPOOL SET and PGPOOL RESET need the simple query protocol")]
+    [InlineData("PGPOOL SHOW nonexistent", false, "42704", "config variable \"nonexistent\" not found")]
+    [InlineData("SHOW pool_cache", false, "0A000", "SHOW POOL_CACHE: the query cache is not part of pgpoolconsole")]
+    [InlineData("SHOW pool_nodes", true, "0A000", "pgpool's SHOW commands cannot be prepared as a named statement")]
+    public async Task PoolCommands_OverTheExtendedProtocol_ThatCannotRunThere_AreRefusedByName(string sql, bool prepare, string sqlState, string message)
+    {
+        await using var connection = await proxy.OpenAsync("postgres");
+        await using var command = new NpgsqlCommand(sql, connection);
+
+        var error = await Assert.ThrowsAsync<PostgresException>(async () =>
+        {
+            if (prepare)
+            {
+                await command.PrepareAsync();
+            }
+
+            await command.ExecuteNonQueryAsync();
+        });
+
+        Assert.Equal(sqlState, error.SqlState);
+        Assert.StartsWith(message, error.MessageText, StringComparison.Ordinal);
+        await using var next = new NpgsqlCommand("SELECT 1", connection);
+        Assert.Equal(1, await next.ExecuteScalarAsync());
+    }
+
+    private static async Task<(List<string> Columns, List<string?[]> Rows)> ReadAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
+        var rows = new List<string?[]>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add([.. Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? null : reader.GetString(i))]);
+        }
+
+        return (columns, rows);
+    }
 }
