@@ -1,7 +1,7 @@
 using System.Text;
+using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Protocol;
-using PgPoolConsole.Proxy.Backends;
 using PgPoolConsole.Proxy.Sql;
 
 namespace PgPoolConsole.Proxy.Sessions;
@@ -15,13 +15,7 @@ internal static partial class PoolCommands
     {
         if (PgpoolStatement.Parse(sql, command) is not { } statement)
         {
-            var syntax = command switch
-            {
-                PoolCommand.PgpoolShow => PgpoolStatement.ShowSyntax,
-                PoolCommand.PgpoolSet => PgpoolStatement.SetSyntax,
-                _ => PgpoolStatement.ResetSyntax,
-            };
-            await session.SendPoolErrorAsync("42601", $"syntax error in \"{sql.Trim()}\": expected {syntax}", cancellationToken);
+            await session.SendPoolErrorAsync("42601", SyntaxError(command, sql), cancellationToken);
             return;
         }
 
@@ -92,11 +86,22 @@ internal static partial class PoolCommands
 
         if (PgpoolStatement.Parse(sql, command) is not { } statement)
         {
-            return (null, Error("42601", $"syntax error in \"{sql.Trim()}\": expected {PgpoolStatement.ShowSyntax}"));
+            return (null, Error("42601", SyntaxError(command, sql)));
         }
 
         var (shown, sqlState, error) = Show(session, statement.Name);
         return shown is not null ? (AsSelect(shown), null) : (null, Error(sqlState, error));
+    }
+
+    private static string SyntaxError(PoolCommand command, string sql)
+    {
+        var syntax = command switch
+        {
+            PoolCommand.PgpoolShow => PgpoolStatement.ShowSyntax,
+            PoolCommand.PgpoolSet => PgpoolStatement.SetSyntax,
+            _ => PgpoolStatement.ResetSyntax,
+        };
+        return $"syntax error in \"{sql.Trim()}\": expected {syntax}";
     }
 
     private static PgErrorFields Error(string sqlState, string message) => new() { Severity = "ERROR", SqlState = sqlState, Message = message };
