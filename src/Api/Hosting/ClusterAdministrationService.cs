@@ -29,7 +29,7 @@ public sealed partial class ClusterAdministrationService(
     private readonly object _recoveryGate = new();
 
     /// <summary>How long an attach may spend proving the node holds the main node's data.</summary>
-    internal static TimeSpan SyncCheckBudget { get; set; } = TimeSpan.FromSeconds(10);
+    internal TimeSpan SyncCheckBudget { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Queues a consistency check; its results appear in the store under the returned id.</summary>
     public Task<(AdminResult Result, string? CheckId)> StartConsistencyCheckAsync(ConsistencyRequest request, CancellationToken cancellationToken)
@@ -80,6 +80,18 @@ public sealed partial class ClusterAdministrationService(
             return new AdminResult(AdminError.InvalidState, $"node {nodeId} was not attached: its data differs from the main node; bring it back with online recovery", differences);
         }
 
+        // Unproven, the node may still be attached as it is, but only if nothing was written
+        // through the proxy since it was detached: otherwise it certainly lacks those writes.
+        var missedWrites = store.WriteCount - node.WritesWhenDetached;
+        if (!sync.Proven && missedWrites > 0)
+        {
+            LogAttachRefusedUnproven(logger, nodeId, missedWrites, sync.Reason);
+            return new AdminResult(
+                AdminError.InvalidState,
+                $"node {nodeId} was not attached: {missedWrites} write(s) went through the proxy since it was detached, and it could not be proved to have them ({sync.Reason}); bring it back with online recovery",
+                "pcp_recovery_node copies the main node's data to it while clients keep working");
+        }
+
         LogAttaching(logger, nodeId, node.HostAndPort);
         await coordinator.WaitForCopyableStateAsync(TimeSpan.FromSeconds(Math.Max(1, options.Current.RecoveryTimeout)), cancellationToken);
         var writesDuringCheck = false;
@@ -87,7 +99,9 @@ public sealed partial class ClusterAdministrationService(
         {
             await coordinator.RunPausedAsync(async (paused, token) =>
             {
-                if (sync.Proven && store.WriteCount != writesBefore)
+                // Proven: nothing may have been written since the comparison began. Unproven: nothing
+                // since the node was detached.
+                if (store.WriteCount != (sync.Proven ? writesBefore : node.WritesWhenDetached))
                 {
                     writesDuringCheck = true;
                     return;
@@ -115,7 +129,7 @@ public sealed partial class ClusterAdministrationService(
         if (!sync.Proven)
         {
             LogAttachedUnproven(logger, nodeId, sync.Reason);
-            return AdminResult.Ok($"node {nodeId} attached", $"WARNING: node {nodeId} could not be proved to be in sync with the main node ({sync.Reason}); run a consistency check, or detach it and use online recovery if it missed writes");
+            return AdminResult.Ok($"node {nodeId} attached", $"WARNING: node {nodeId} could not be proved to be in sync with the main node ({sync.Reason}); nothing was written through the proxy since it was detached, but if it was changed directly, run a consistency check, or detach it and use online recovery");
         }
 
         return AdminResult.Ok($"node {nodeId} attached", "its data matches the main node's");
@@ -292,6 +306,9 @@ public sealed partial class ClusterAdministrationService(
 
     [LoggerMessage(EventId = 5203, Level = LogLevel.Warning, Message = "node {NodeId} was not attached: its data differs from the main node: {Differences}")]
     private static partial void LogAttachRefusedStale(ILogger logger, int nodeId, string differences);
+
+    [LoggerMessage(EventId = 5205, Level = LogLevel.Warning, Message = "node {NodeId} was not attached: {Writes} write(s) went through the proxy since it was detached and it could not be proved to have them: {Reason}")]
+    private static partial void LogAttachRefusedUnproven(ILogger logger, int nodeId, long writes, string reason);
 
     [LoggerMessage(EventId = 5204, Level = LogLevel.Warning, Message = "node {NodeId} attached, but it could not be proved to be in sync with the main node: {Reason}")]
     private static partial void LogAttachedUnproven(ILogger logger, int nodeId, string reason);

@@ -48,7 +48,11 @@ public sealed class ClusterStateStore
 
     private long _writes;
 
-    /// <summary>Writes replicated through the proxy since start: an attach compares it before and after checking a node.</summary>
+    /// <summary>
+    /// Writes replicated through the proxy since start (statements and transaction ends, counted once
+    /// visible): an attach compares it before and after checking a node, and with the count when
+    /// the node was detached (<see cref="NodeState.WritesWhenDetached"/>).
+    /// </summary>
     public long WriteCount => Interlocked.Read(ref _writes);
 
     public void CountWrite() => Interlocked.Increment(ref _writes);
@@ -110,7 +114,13 @@ public sealed class ClusterStateStore
                 return null;
             }
 
-            return snapshot.WithNode(node with { Status = status, LastStatusChange = now, DownReason = status == NodeStatus.Down ? reason : null });
+            return snapshot.WithNode(node with
+            {
+                Status = status,
+                LastStatusChange = now,
+                DownReason = status == NodeStatus.Down ? reason : null,
+                WritesWhenDetached = status == NodeStatus.Down ? WriteCount : node.WritesWhenDetached,
+            });
         });
     }
 }

@@ -40,6 +40,12 @@ public sealed record NodeState
     /// <summary>Why the node went down (health check, backend error, detach request, mismatch).</summary>
     public string? DownReason { get; init; }
 
+    /// <summary>
+    /// <see cref="ClusterStateStore.WriteCount"/> when the node went down (0 for a node down since
+    /// start): a larger count now means writes went through the proxy that the node did not get.
+    /// </summary>
+    public long WritesWhenDetached { get; init; }
+
     /// <summary>Whether queries may be sent to it.</summary>
     public bool IsUsable => Status is NodeStatus.Up or NodeStatus.Waiting;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using PgPoolConsole.Api.Hosting;
 using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Tests.Infrastructure;
 
@@ -59,6 +60,45 @@ public sealed class OperationsTests(FailoverFixture proxy) : IAsyncLifetime
         Assert.Contains("differs from the main node", result.Message, StringComparison.Ordinal);
         Assert.Contains($"{database}.public.t", result.Detail, StringComparison.Ordinal);
         Assert.Equal(NodeStatus.Down, StatusOf(1));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Attach_WhenTheComparisonCannotFinish_IsRefusedOnlyIfWritesWentThroughSinceTheDetach(bool writeWhileDetached)
+    {
+        var database = await proxy.CreateDatabaseAsync("unproven");
+        (await proxy.PsqlAsync(database, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1)")).EnsureSuccess();
+        Assert.True((await Administration.DetachAsync(1, graceful: false, default)).Succeeded);
+        if (writeWhileDetached)
+        {
+            (await proxy.PsqlAsync(database, "INSERT INTO t VALUES (2)")).EnsureSuccess(); // only node 0 has it
+        }
+
+        var administration = (ClusterAdministrationService)Administration;
+        administration.SyncCheckBudget = TimeSpan.FromMilliseconds(1); // as with a database too large to compare in time
+        AdminResult result;
+        try
+        {
+            result = await administration.AttachAsync(1, default);
+        }
+        finally
+        {
+            administration.SyncCheckBudget = TimeSpan.FromSeconds(10);
+        }
+
+        if (writeWhileDetached)
+        {
+            Assert.Equal(AdminError.InvalidState, result.Error);
+            Assert.Matches(@"^node 1 was not attached: \d+ write\(s\) went through the proxy since it was detached, and it could not be proved to have them \(the comparison did not finish within 0 s\); bring it back with online recovery$", result.Message);
+            Assert.Equal(NodeStatus.Down, StatusOf(1));
+        }
+        else
+        {
+            Assert.True(result.Succeeded, result.Message);
+            Assert.StartsWith("WARNING: node 1 could not be proved to be in sync with the main node", result.Detail, StringComparison.Ordinal);
+            await NodeComparer.AssertTablesIdenticalAsync([proxy.Nodes[0], proxy.Nodes[1]], database, "t", "id");
+        }
     }
 
     [Fact]
