@@ -32,6 +32,8 @@ public sealed partial class ShutdownCoordinator : IDisposable
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGQUIT, context => { context.Cancel = true; Request(ShutdownMode.Immediate); }));
         _registrations.Add(PosixSignalRegistration.Create((PosixSignal)Signals.SigUsr1, context => { context.Cancel = true; Request(ShutdownMode.Fast); }));
         _registrations.Add(PosixSignalRegistration.Create((PosixSignal)Signals.SigUsr2, context => { context.Cancel = true; Request(ShutdownMode.Immediate); }));
+        // pgpool-II reloads on SIGHUP even when started under nohup, which ignores it: so do we.
+        Signals.StopIgnoring(Signals.SigHup);
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => { context.Cancel = true; reload(); }));
     }
 

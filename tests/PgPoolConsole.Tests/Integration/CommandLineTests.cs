@@ -196,7 +196,7 @@ public sealed class CommandLineTests : IAsyncLifetime
         }
     }
 
-    private async Task<ForegroundProduct> StartInForegroundAsync(string extraConfig, string? inlineCompletions = null)
+    private async Task<ForegroundProduct> StartInForegroundAsync(string extraConfig, string? inlineCompletions = null, bool underNohup = false)
     {
         var proxyPort = LocalPorts.GetFreePort();
         var config = WriteConfig(string.Join('\n',
@@ -212,7 +212,8 @@ public sealed class CommandLineTests : IAsyncLifetime
             $"logdir = '{_directory.Path}'",
             $"pid_file_name = '{_directory.Path}/pgpool.pid'",
             ""));
-        var startInfo = new ProcessStartInfo("dotnet", [Executable, "-n", "-f", config, "--urls", $"http://127.0.0.1:{LocalPorts.GetFreePort()}"])
+        string[] command = ["dotnet", Executable, "-n", "-f", config, "--urls", $"http://127.0.0.1:{LocalPorts.GetFreePort()}"];
+        var startInfo = new ProcessStartInfo(underNohup ? "nohup" : command[0], underNohup ? command : command[1..])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -244,6 +245,20 @@ public sealed class CommandLineTests : IAsyncLifetime
         Assert.False(File.Exists(_directory.Combine("pgpool.pid")));
         Assert.False(File.Exists(socket), "the socket is removed at exit");
         Assert.Contains($"{product.Config}:8: unknown configuration parameter \"heatlh_check_period\"", product.StandardError);
+    }
+
+    [Fact]
+    public async Task Reload_UnderNohup_ReadsTheConfigurationAgain_AsPgpoolDoes()
+    {
+        // nohup starts the process with SIGHUP ignored, which .NET would keep.
+        await using var product = await StartInForegroundAsync("", underNohup: true);
+        await File.AppendAllTextAsync(product.Config, "client_idle_limit = 5\n");
+
+        var reload = await RunAsync("-f", product.Config, "reload");
+
+        Assert.Equal(0, reload.ExitCode);
+        await Eventually.TrueAsync(() => product.StandardError.Contains("reload: parameter \"client_idle_limit\" changed", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the product reloads on SIGHUP");
+        Assert.False(product.Process.HasExited);
     }
 
     [Theory]
