@@ -37,10 +37,13 @@ internal static class PostgresConfigFiles
         Add("dynamic_shared_memory_type", "mmap");
         if (options.ArchiveDirectory is { } archive)
         {
-            // '%' is archive_command's own escape character.
+            // '%' is archive_command's own escape character. WAL segments are never overwritten. A
+            // timeline history file is: a node rebuilt by online recovery and promoted again writes
+            // one whose name its own archive already holds from its earlier life, and refusing it
+            // would stop the node's archiving for good (pg_wal then grows without end).
             var quoted = ShellQuote(Path.GetFullPath(archive)).Replace("%", "%%", StringComparison.Ordinal);
             Add("archive_mode", "on");
-            Add("archive_command", $"test ! -f {quoted}/%f && cp %p {quoted}/%f");
+            Add("archive_command", $"case %f in *.history) cp %p {quoted}/%f ;; *) test ! -f {quoted}/%f && cp %p {quoted}/%f ;; esac");
         }
         else
         {

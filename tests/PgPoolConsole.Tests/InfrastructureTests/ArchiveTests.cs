@@ -34,4 +34,35 @@ public sealed class ArchiveTests
         Assert.True(File.Exists(Path.Combine(archive, segment!)), $"{segment} not archived; log:\n{node.ReadLogTail()}");
         Assert.Equal(16 * 1024 * 1024, new FileInfo(Path.Combine(archive, segment!)).Length);
     }
+
+    [Fact]
+    public async Task TimelineHistoryFile_ReplacesTheOneAnEarlierLifeOfTheNodeArchived_SegmentsAreNeverOverwritten()
+    {
+        await using var directory = await TestDirectory.CreateAsync();
+        var archive = directory.Combine("archive", "node0");
+        await using var node = await PostgresInstance.CreateAsync(new PostgresInstanceOptions
+        {
+            BaseDirectory = directory.Path,
+            Name = "node0",
+            FastUnsafe = true,
+            ArchiveDirectory = archive,
+        });
+        var history = Path.Combine(archive, "00000007.history");
+        await File.WriteAllTextAsync(history, "from an earlier life of this node\n");
+        const string segment = "000000070000000000000009";
+        await File.WriteAllTextAsync(Path.Combine(archive, segment), "an archived segment\n");
+        await OsUser.ChownToPostgresAsync(archive, recursive: true); // the node archived them itself
+
+        // As a promotion leaves them: a history file and a segment in pg_wal, marked ready for the archiver.
+        var walDirectory = Path.Combine(node.DataDirectory, "pg_wal");
+        var ready = await OsUser.RunAsPostgresAsync("sh", ["-c", $"printf '6\\t0/9000000\\tno recovery target specified\\n' > {walDirectory}/00000007.history && touch {walDirectory}/archive_status/00000007.history.ready {walDirectory}/archive_status/{segment}.ready && cp {walDirectory}/00000007.history {walDirectory}/{segment}"]);
+        ready.EnsureSuccess();
+        await node.ExecuteAsync("CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
+        await node.QueryScalarAsync<string>("SELECT pg_walfile_name(pg_switch_wal())"); // wakes the archiver
+
+        await Eventually.TrueAsync(async () => await File.ReadAllTextAsync(history) != "from an earlier life of this node\n", TimeSpan.FromSeconds(20), "the archiver replaces the history file");
+        Assert.Equal("6\t0/9000000\tno recovery target specified\n", await File.ReadAllTextAsync(history));
+        await Eventually.TrueAsync(async () => await node.QueryScalarAsync<string>("SELECT last_failed_wal FROM pg_stat_archiver") == segment, TimeSpan.FromSeconds(20), "the archiver tried the segment and was refused");
+        Assert.Equal("an archived segment\n", await File.ReadAllTextAsync(Path.Combine(archive, segment)));
+    }
 }

@@ -31,7 +31,7 @@ public sealed class ConfigFilesTests
         Assert.Equal("a, b", PostgresConfigFiles.ReadManagedSetting(directory.Path, "search_path"));
         Assert.Equal("on", PostgresConfigFiles.ReadManagedSetting(directory.Path, "archive_mode"));
         Assert.Equal(
-            "test ! -f '/tmp/it'\\''s 100%%'/%f && cp %p '/tmp/it'\\''s 100%%'/%f",
+            "case %f in *.history) cp %p '/tmp/it'\\''s 100%%'/%f ;; *) test ! -f '/tmp/it'\\''s 100%%'/%f && cp %p '/tmp/it'\\''s 100%%'/%f ;; esac",
             PostgresConfigFiles.ReadManagedSetting(directory.Path, "archive_command"));
     }
 }
