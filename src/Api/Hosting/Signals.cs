@@ -18,24 +18,21 @@ internal static partial class Signals
     [LibraryImport("libc", EntryPoint = "signal")]
     private static partial nint SetDisposition(int signal, nint handler);
 
-    private static readonly nint DefaultDisposition = 0; // SIG_DFL
-    private static readonly nint IgnoreDisposition = 1; // SIG_IGN
+    private const nint DefaultDisposition = 0; // SIG_DFL
+    private const nint IgnoreDisposition = 1; // SIG_IGN
 
     /// <summary>
     /// Sets <paramref name="signal"/> back to its default disposition when it is ignored, so that
     /// a handler can be registered: .NET leaves an inherited SIG_IGN alone, and nohup starts a
-    /// process with SIGHUP ignored. Returns whether it was ignored.
+    /// process with SIGHUP ignored.
     /// </summary>
-    public static bool StopIgnoring(int signal)
+    public static void StopIgnoring(int signal)
     {
         var previous = SetDisposition(signal, DefaultDisposition);
         if (previous != IgnoreDisposition)
         {
             SetDisposition(signal, previous); // it was not ignored: leave it as it was
-            return false;
         }
-
-        return true;
     }
 
     /// <summary>Returns false when the process does not exist (or cannot be signalled).</summary>

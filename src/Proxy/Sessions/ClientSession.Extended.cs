@@ -56,11 +56,8 @@ internal sealed class ExtendedBatch
 
     public bool IsOpen => Messages.Count > 0 || Route is not null;
 
-    /// <summary>Set when a Parse was refused: the batch answers with this error instead of running.</summary>
-    public string? Refusal { get; set; }
-
-    /// <summary>Set when a pgpool command cannot run over the extended protocol: the batch answers with it.</summary>
-    public PgErrorFields? Rejection { get; set; }
+    /// <summary>Set when a Parse was refused (a write, or a pgpool command the extended protocol cannot run): the batch answers with this error instead of running.</summary>
+    public PgErrorFields? Refusal { get; set; }
 
     /// <summary>Nodes that got parts of the batch (on Flush, or at a DDL before a write): they wait for its Sync.</summary>
     public UInt128 SentTo { get; set; }
@@ -89,7 +86,6 @@ internal sealed class ExtendedBatch
     public void Clear()
     {
         Refusal = null;
-        Rejection = null;
         SentTo = 0;
         Failed = false;
         Skipping = 0;
@@ -150,7 +146,7 @@ public sealed partial class ClientSession
                         }
                         else
                         {
-                            _batch.Rejection ??= rejection;
+                            _batch.Refusal ??= rejection;
                         }
                     }
 
@@ -175,7 +171,7 @@ public sealed partial class ClientSession
                         var (prepareSql, preparedName, prepareRewrite, prepareRefusal) = await RewriteSqlPrepareAsync(sql, cancellationToken);
                         if (prepareRefusal is not null)
                         {
-                            _batch.Refusal ??= prepareRefusal;
+                            _batch.Refusal ??= RefusalError(prepareRefusal);
                         }
                         else if (preparedName is not null)
                         {
@@ -192,11 +188,11 @@ public sealed partial class ClientSession
                         var rewrite = await PrepareWriteAsync(sql, plan, cancellationToken);
                         if (rewrite.Refusal is { } refusal)
                         {
-                            _batch.Refusal ??= refusal;
+                            _batch.Refusal ??= RefusalError(refusal);
                         }
                         else if (rewrite.CopyFill is { } fill)
                         {
-                            _batch.Refusal ??= $"COPY leaves column {fill.Columns[0]} to its default, which each node would compute differently; the proxy fills it in only for a COPY sent as a simple query; include the column in the data or set allow_nondeterministic_writes = on";
+                            _batch.Refusal ??= RefusalError($"COPY leaves column {fill.Columns[0]} to its default, which each node would compute differently; the proxy fills it in only for a COPY sent as a simple query; include the column in the data or set allow_nondeterministic_writes = on");
                         }
                         else if (rewrite.Template is { } literalTemplate && (plan.ChangesCatalog || plan.Statements is [{ Kind: Sql.StatementKind.Execute }]))
                         {
@@ -204,7 +200,7 @@ public sealed partial class ClientSession
                             // A prepared EXECUTE would repeat one execution's random values and OIDs.
                             if (!plan.ChangesCatalog && name.Length > 0)
                             {
-                                _batch.Refusal ??= "this EXECUTE runs a prepared write that gets fresh values from the proxy at every execution, so the driver must not prepare it; send it unprepared";
+                                _batch.Refusal ??= RefusalError("this EXECUTE runs a prepared write that gets fresh values from the proxy at every execution, so the driver must not prepare it; send it unprepared");
                             }
                             else if (await TemplateValuesAsync(literalTemplate, cancellationToken) is { } values)
                             {
@@ -364,7 +360,7 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task ExecuteBatchAsync(bool sync, CancellationToken cancellationToken)
     {
-        if ((_batch.Rejection ?? (_batch.Refusal is { } refusal ? RefusalError(refusal) : null)) is { } error && !_batch.Failed)
+        if (_batch.Refusal is { } error && !_batch.Failed)
         {
             // A Parse was refused: the batch fails there, as if PostgreSQL had refused it.
             _batch.Fail(error, skipping: 0);

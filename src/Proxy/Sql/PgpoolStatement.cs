@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace PgPoolConsole.Proxy.Sql;
 
 /// <summary>
@@ -30,7 +32,7 @@ public sealed record PgpoolStatement(PoolCommand Command, string? Name, string? 
             return null;
         }
 
-        var span = tokens.ToArray().AsSpan(0, end);
+        var span = CollectionsMarshal.AsSpan(tokens)[..end];
         var name = SqlNames.FromToken(sql, span, 2);
         var isAll = tokens[2].Kind == SqlTokenKind.Identifier && name == "all";
         if (command is PoolCommand.PgpoolShow or PoolCommand.PgpoolReset)

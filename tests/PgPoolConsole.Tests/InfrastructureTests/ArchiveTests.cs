@@ -11,13 +11,7 @@ public sealed class ArchiveTests
         await using var directory = await TestDirectory.CreateAsync();
         // Quote, space and '%' check the quoting through postgresql.conf, archive_command and the shell.
         var archive = directory.Combine("archive", "it's 100% node0");
-        await using var node = await PostgresInstance.CreateAsync(new PostgresInstanceOptions
-        {
-            BaseDirectory = directory.Path,
-            Name = "node0",
-            FastUnsafe = true,
-            ArchiveDirectory = archive,
-        });
+        await using var node = await ArchivingNodeAsync(directory, archive);
         Assert.Equal("on", await node.QueryScalarAsync<string>("SHOW archive_mode"));
 
         await node.ExecuteAsync("CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 1000)");
@@ -40,13 +34,7 @@ public sealed class ArchiveTests
     {
         await using var directory = await TestDirectory.CreateAsync();
         var archive = directory.Combine("archive", "node0");
-        await using var node = await PostgresInstance.CreateAsync(new PostgresInstanceOptions
-        {
-            BaseDirectory = directory.Path,
-            Name = "node0",
-            FastUnsafe = true,
-            ArchiveDirectory = archive,
-        });
+        await using var node = await ArchivingNodeAsync(directory, archive);
         var history = Path.Combine(archive, "00000007.history");
         await File.WriteAllTextAsync(history, "from an earlier life of this node\n");
         const string segment = "000000070000000000000009";
@@ -65,4 +53,13 @@ public sealed class ArchiveTests
         await Eventually.TrueAsync(async () => await node.QueryScalarAsync<string>("SELECT last_failed_wal FROM pg_stat_archiver") == segment, TimeSpan.FromSeconds(20), "the archiver tried the segment and was refused");
         Assert.Equal("an archived segment\n", await File.ReadAllTextAsync(Path.Combine(archive, segment)));
     }
+
+    private static Task<PostgresInstance> ArchivingNodeAsync(TestDirectory directory, string archive) =>
+        PostgresInstance.CreateAsync(new PostgresInstanceOptions
+        {
+            BaseDirectory = directory.Path,
+            Name = "node0",
+            FastUnsafe = true,
+            ArchiveDirectory = archive,
+        });
 }
