@@ -4,7 +4,8 @@ using PgPoolConsole.Proxy.Configuration;
 namespace PgPoolConsole.Api.Hosting;
 
 /// <summary>Where the configuration comes from and what it produced.</summary>
-public sealed record LoadedConfiguration(PgPoolOptions Options, string? ConfigFile, string? PcpFile, IReadOnlyList<ConfigMessage> Warnings, IReadOnlyList<ConfigMessage> Notes)
+/// <param name="Entries">The entries <paramref name="Options"/> was built from (empty when built otherwise); a reload keeps the restart-only ones.</param>
+public sealed record LoadedConfiguration(PgPoolOptions Options, string? ConfigFile, string? PcpFile, IReadOnlyList<ConfigMessage> Warnings, IReadOnlyList<ConfigMessage> Notes, IReadOnlyList<ConfigEntry> Entries)
 {
     /// <summary>Where relative file names (pool_passwd, pool_hba.conf, ssl_cert, ...) are found: beside pgpool.conf, else the working directory.</summary>
     public string Directory => ConfigFile is null ? Environment.CurrentDirectory : Path.GetDirectoryName(ConfigFile)!;
@@ -37,6 +38,6 @@ public static class ConfigurationFiles
         var pcpFile = commandLine.PcpFile is { } pcp
             ? Path.GetFullPath(pcp)
             : configFile is null ? null : Path.Combine(Path.GetDirectoryName(configFile)!, "pcp.conf");
-        return new LoadedConfiguration(result.Options, configFile, pcpFile, result.Warnings, result.Notes);
+        return new LoadedConfiguration(result.Options, configFile, pcpFile, result.Warnings, result.Notes, entries);
     }
 }

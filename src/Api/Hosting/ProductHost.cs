@@ -103,7 +103,7 @@ public sealed partial class ProductHost : IAsyncDisposable
             maxIdlePerNode: options.NumInitChildren * options.MaxPool,
             TimeSpan.FromSeconds(options.ConnectionLifeTime),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<BackendPool>()));
-        services.AddSingleton(_ => new BackendConnector(TimeSpan.FromMilliseconds(options.ConnectTimeout > 0 ? options.ConnectTimeout : 10000)));
+        services.AddSingleton(_ => new BackendConnector(() => TimeSpan.FromMilliseconds(optionsHolder.Current.ConnectTimeout is > 0 and var timeout ? timeout : 10000)));
         services.AddSingleton<FailoverController>();
         services.AddSingleton<IFailoverController>(sp => sp.GetRequiredService<FailoverController>());
         services.AddSingleton<CatalogCache>();

@@ -50,10 +50,16 @@ public sealed class PasswordRequiredException(int nodeId) : Exception($"backend 
 /// </summary>
 public sealed class BackendConnector
 {
-    private readonly TimeSpan _connectTimeout;
+    private readonly Func<TimeSpan> _connectTimeout;
     private readonly int _maxMessageLength;
 
     public BackendConnector(TimeSpan connectTimeout, int maxMessageLength = 1 << 30)
+        : this(() => connectTimeout, maxMessageLength)
+    {
+    }
+
+    /// <summary>A connector whose timeout is read at each connect (connect_timeout can change on reload).</summary>
+    public BackendConnector(Func<TimeSpan> connectTimeout, int maxMessageLength = 1 << 30)
     {
         _connectTimeout = connectTimeout;
         _maxMessageLength = maxMessageLength;
@@ -105,8 +111,9 @@ public sealed class BackendConnector
     /// <summary>One connection attempt: plain text when <paramref name="mode"/> is Disable, else SSLRequest first.</summary>
     private async Task<BackendConnection> ConnectAsync(BackendEndpoint endpoint, IReadOnlyList<KeyValuePair<string, string>> startupParameters, CredentialProvider passwordProvider, BackendSslMode mode, CancellationToken cancellationToken)
     {
+        var connectTimeout = _connectTimeout();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_connectTimeout);
+        timeout.CancelAfter(connectTimeout);
         Socket? socket = null;
         BackendConnection? connection = null;
         try
@@ -136,7 +143,7 @@ public sealed class BackendConnector
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             await DisposeQuietlyAsync(connection, socket);
-            throw new BackendUnavailableException(endpoint.NodeId, $"connect to backend node {endpoint.NodeId} ({endpoint}) timed out after {_connectTimeout.TotalMilliseconds:0} ms", e);
+            throw new BackendUnavailableException(endpoint.NodeId, $"connect to backend node {endpoint.NodeId} ({endpoint}) timed out after {connectTimeout.TotalMilliseconds:0} ms", e);
         }
         catch (Exception e) when (e is IOException or SocketException)
         {

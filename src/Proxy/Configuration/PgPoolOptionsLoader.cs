@@ -54,6 +54,36 @@ public static class PgPoolOptionsLoader
     }
 
     /// <summary>
+    /// The entries a reload installs: <paramref name="reloaded"/>'s, except that a key that needs a restart
+    /// keeps its entry (or its absence) from <paramref name="running"/>, so the running value stays in effect,
+    /// and in SHOW, until a restart. A running node that the reload leaves out keeps all its entries (removing
+    /// a node needs a restart); a node the reload adds takes its new entries.
+    /// </summary>
+    public static IReadOnlyList<ConfigEntry> KeepRestartOnlyEntries(
+        IReadOnlyList<ConfigEntry> running, IReadOnlyList<ConfigEntry> reloaded, IReadOnlyCollection<int> runningNodeIds)
+    {
+        ArgumentNullException.ThrowIfNull(running);
+        ArgumentNullException.ThrowIfNull(reloaded);
+        ArgumentNullException.ThrowIfNull(runningNodeIds);
+        var nodesLeftOut = runningNodeIds
+            .Where(id => !reloaded.Any(e => PgPoolSettings.Classify(e.Key.ToLowerInvariant()) is { Kind: KeyKind.PerNode, Definition.Name: "backend_hostname" } key && key.NodeId == id))
+            .ToHashSet();
+
+        bool KeptFromRunning(ConfigEntry entry)
+        {
+            var key = PgPoolSettings.Classify(entry.Key.ToLowerInvariant());
+            return key.Kind switch
+            {
+                KeyKind.Global => key.Definition!.NeedsRestart,
+                KeyKind.PerNode => runningNodeIds.Contains(key.NodeId) && (key.Definition!.NeedsRestart || nodesLeftOut.Contains(key.NodeId)),
+                _ => false,
+            };
+        }
+
+        return [.. reloaded.Where(e => !KeptFromRunning(e)), .. running.Where(KeptFromRunning)];
+    }
+
+    /// <summary>
     /// What differs between two loaded configurations, and which of those changes need a restart.
     /// A new backend can be attached on reload; changing a backend's host or port, or removing it,
     /// needs a restart. Secret values are masked.

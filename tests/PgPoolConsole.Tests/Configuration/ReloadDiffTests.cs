@@ -103,4 +103,38 @@ public class ReloadDiffTests
 
         Assert.Equal(new SettingChange("recovery_password", "*****", "*****", false), Assert.Single(diff.Changes));
     }
+
+    private static PgPoolOptions Installed(string running, string reloaded, params int[] runningNodes) =>
+        PgPoolOptionsLoader.Load(PgPoolOptionsLoader.KeepRestartOnlyEntries(
+            PgPoolConfigFile.Parse(running, "pgpool.conf"), PgPoolConfigFile.Parse(reloaded, "pgpool.conf"), runningNodes)).Options;
+
+    [Fact]
+    public void Reload_KeepsTheRunningValueOfEveryKeyThatNeedsARestart_AndTakesTheRest()
+    {
+        var installed = Installed(
+            TwoNodes + "\nport = 9999\nload_balance_mode = on\nconnection_cache = on\n",
+            TwoNodes.Replace("'db1'", "'moved'", StringComparison.Ordinal) + "\nport = 7777\nnum_init_children = 5\nconnection_cache = off\nlog_statement = on\nbackend_weight1 = 3\n",
+            0, 1);
+
+        Assert.Equal(9999, installed.Port);
+        Assert.Equal(32, installed.NumInitChildren); // the default it ran with: a key the reload adds waits for a restart too
+        Assert.True(installed.ConnectionCache);
+        Assert.True(installed.LoadBalanceMode);
+        Assert.Equal("db1", installed.Backends[1].Hostname);
+        Assert.True(installed.LogStatement);
+        Assert.Equal(3, installed.Backends[1].Weight);
+    }
+
+    [Fact]
+    public void Reload_ANodeLeftOutStaysAsItRuns_AndANewNodeIsTakenWhole()
+    {
+        var installed = Installed(
+            TwoNodes + "\nbackend_weight1 = 4\n",
+            "replication_mode = on\nbackend_hostname0 = 'db0'\nbackend_hostname2 = 'db2'\nbackend_port2 = 5433\nbackend_weight2 = 2\n",
+            0, 1);
+
+        Assert.Equal([0, 1, 2], installed.Backends.Select(b => b.Id));
+        Assert.Equal(("db1", 4.0), (installed.Backends[1].Hostname, installed.Backends[1].Weight));
+        Assert.Equal(("db2", 5433, 2.0), (installed.Backends[2].Hostname, installed.Backends[2].Port, installed.Backends[2].Weight));
+    }
 }

@@ -73,7 +73,7 @@ public sealed class ControlPlaneLoginTests : IDisposable
 
     private ControlPlaneLogin CreateLogin(PgPoolOptions options)
     {
-        var loaded = new LoadedConfiguration(options, null, _pcpConf, [], []);
+        var loaded = new LoadedConfiguration(options, null, _pcpConf, [], [], []);
         return new ControlPlaneLogin(new PcpUsers(loaded, NullLogger<PcpUsers>.Instance), new OptionsHolder(options), new LoginThrottle(_time), NullLogger<ControlPlaneLogin>.Instance);
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using PgPoolConsole.Api.Local;
 using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Configuration;
 using PgPoolConsole.Proxy.Health;
 using PgPoolConsole.Tests.Infrastructure;
 
@@ -181,6 +182,41 @@ public sealed class PcpNodeControlTests(PcpControlFixture fixture) : IClassFixtu
         Assert.Equal(NodeStatus.Down, Store.Current.Find(2)!.Status);
         await AssertAttachedAsync(0);
         // The next test's HealAsync restarts the product with the original pgpool.conf.
+    }
+
+    [Fact]
+    public async Task ReloadConfig_ChangedNodeSettings_TakeEffect_ThoseNeedingARestartWait()
+    {
+        var original = await File.ReadAllTextAsync(fixture.ConfigPath);
+        try
+        {
+            // A later line wins, as in pgpool-II.
+            await File.AppendAllTextAsync(fixture.ConfigPath, "\nbackend_weight0 = 0\nbackend_flag0 = 'DISALLOW_TO_FAILOVER'\nbackend_data_directory1 = '/srv/moved'\nconnection_cache = off\n");
+
+            AssertSucceeded("pcp_reload_config", await fixture.ToolAsync("pcp_reload_config"));
+
+            Assert.Equal("0.000000", (await NodeInfoAsync(0)).Split(' ')[3]);
+            Assert.Equal("1.000000", (await NodeInfoAsync(1)).Split(' ')[3]);
+            Assert.False(Store.Current.Find(0)!.AllowToFailover);
+            Assert.Equal("/srv/moved", Store.Current.Find(1)!.DataDirectory);
+            // pgpool-II's connection_cache needs a restart: until then the running value stays, and shows.
+            Assert.Equal("on", (await fixture.PsqlAsync("postgres", "PGPOOL SHOW connection_cache")).EnsureSuccess().StandardOutput.Trim());
+            Assert.True(fixture.Host.Services.GetRequiredService<OptionsHolder>().Current.ConnectionCache);
+            // New sessions choose their read node by the new weights: all of them node 1.
+            for (var session = 0; session < 4; session++)
+            {
+                var port = await fixture.PsqlAsync("postgres", "SELECT inet_server_port()");
+                Assert.Equal(fixture.Nodes[1].Port.ToString(CultureInfo.InvariantCulture), port.EnsureSuccess().StandardOutput.Trim());
+            }
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(fixture.ConfigPath, original);
+            AssertSucceeded("pcp_reload_config", await fixture.ToolAsync("pcp_reload_config"));
+        }
+
+        Assert.Equal("0.500000", (await NodeInfoAsync(0)).Split(' ')[3]);
+        Assert.True(Store.Current.Find(0)!.AllowToFailover);
     }
 
     [Fact]
