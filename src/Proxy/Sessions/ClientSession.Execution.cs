@@ -279,6 +279,13 @@ public sealed partial class ClientSession
             return imported;
         }
 
+        if (_transactionStatus == 'I' && _context.Options.Current.StatementLevelLoadBalance)
+        {
+            // statement_level_load_balance: each read outside a transaction picks its node; inside
+            // one, reads stay on one node, so they share a snapshot.
+            ChooseLoadBalanceNode();
+        }
+
         if ((_transactionStatus == 'I' || !_transactionWrote || _transactionReadOnly) && BackendOf(_loadBalanceNodeId) is { } balanced)
         {
             return balanced;

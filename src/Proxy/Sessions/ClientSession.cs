@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using PgPoolConsole.Proxy.Backends;
@@ -77,6 +79,8 @@ public sealed partial class ClientSession : IProxySession
             null => "[local]",
             _ => remoteEndPoint.ToString() ?? "[local]",
         };
+        ClientHost = remoteEndPoint is IPEndPoint address ? address.Address.ToString() : "[local]";
+        ClientPort = remoteEndPoint is IPEndPoint port ? port.Port.ToString(CultureInfo.InvariantCulture) : "";
         _logger = context.LoggerFactory.CreateLogger(SessionLogContext.Category);
         _settings = new SessionSettings(context.Options, (level, message) => _clientNotices.Enqueue((level, message)));
         StartedAt = context.TimeProvider.GetUtcNow();
@@ -97,6 +101,35 @@ public sealed partial class ClientSession : IProxySession
     public string Database => _startup?.Database ?? "";
 
     public string ClientAddress { get; }
+
+    /// <summary>The client's address, or its host name once <see cref="ResolveClientHostAsync"/> found one (log_hostname).</summary>
+    internal string ClientHost { get; private set; }
+
+    /// <summary>The client's TCP port ("" over a Unix-domain socket).</summary>
+    internal string ClientPort { get; }
+
+    /// <summary>
+    /// log_hostname: the client's host name by reverse DNS, for the connection log lines. A lookup that
+    /// fails or takes longer than two seconds leaves the address, so a slow resolver cannot hold a client up for long.
+    /// </summary>
+    internal async Task ResolveClientHostAsync(CancellationToken cancellationToken)
+    {
+        if (_connection.RemoteEndPoint is not IPEndPoint endPoint)
+        {
+            return;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            ClientHost = (await Dns.GetHostEntryAsync(endPoint.Address).WaitAsync(timeout.Token)).HostName;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            // no name: the address stays
+        }
+    }
 
     public string ApplicationName => _startup?.Get("application_name") ?? "";
 
@@ -200,6 +233,11 @@ public sealed partial class ClientSession : IProxySession
             _commands.Close();
             await ReleaseBackendsAsync(reusable);
             LogSessionEnded(_logger, Id, User, Database);
+            if (_startup is not null && _context.Options.Current.LogDisconnections)
+            {
+                var time = _context.TimeProvider.GetUtcNow() - StartedAt;
+                LogFrontendDisconnection(_logger, Id, $"{(int)time.TotalHours}:{time.Minutes:00}:{time.Seconds:00}.{time.Milliseconds:000}", User, Database, ClientHost, ClientPort.Length > 0 ? " port=" + ClientPort : "");
+            }
         }
     }
 
@@ -507,6 +545,10 @@ public sealed partial class ClientSession : IProxySession
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "pid {Pid}: session ended: user={User} database={Database}")]
     private static partial void LogSessionEnded(ILogger logger, int pid, string user, string database);
+
+    // pgpool-II's log_disconnections line, word for word.
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "pid {Pid}: frontend disconnection: session time: {Time} user={User} database={Database} host={Host}{Port}")]
+    private static partial void LogFrontendDisconnection(ILogger logger, int pid, string time, string user, string database, string host, string port);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "pid {Pid}: protocol violation by client: {Reason}")]
     private static partial void LogClientProtocolError(ILogger logger, int pid, string reason);

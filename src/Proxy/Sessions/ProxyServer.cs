@@ -95,9 +95,15 @@ public sealed partial class ProxyServer : IDisposable
             try
             {
                 var session = new ClientSession(_context, connection, _context.Store.Sessions.NextId(), authentication);
-                if (_context.Options.Current.LogConnections)
+                var options = _context.Options.Current;
+                if (options.LogHostname && (options.LogConnections || options.LogDisconnections))
                 {
-                    LogConnectionReceived(_logger, session.Id, session.ClientAddress, startup.User, startup.Database, connection.IsSsl ? " " + connection.SslDescription : "", authentication.Method);
+                    await session.ResolveClientHostAsync(cancellationToken);
+                }
+
+                if (options.LogConnections)
+                {
+                    LogConnectionReceived(_logger, session.Id, session.ClientHost, session.ClientPort.Length > 0 ? " port=" + session.ClientPort : "", startup.User, startup.Database, connection.IsSsl ? " " + connection.SslDescription : "", authentication.Method);
                 }
 
                 await session.RunAsync(startup, cancellationToken);
@@ -217,8 +223,9 @@ public sealed partial class ProxyServer : IDisposable
 
     public void Dispose() => _slots.Dispose();
 
-    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "pid {Pid}: connection received: host={Client} user={User} database={Database}{Ssl} authentication={Method}")]
-    private static partial void LogConnectionReceived(ILogger logger, int pid, string client, string user, string database, string ssl, string method);
+    // pgpool-II's words ("new connection received", then "connecting host=... port=..." as its DETAIL), on one line.
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "pid {Pid}: new connection received: connecting host={Host}{Port} user={User} database={Database}{Ssl} authentication={Method}")]
+    private static partial void LogConnectionReceived(ILogger logger, int pid, string host, string port, string user, string database, string ssl, string method);
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "invalid startup packet from client: {Reason}")]
     private static partial void LogBadStartup(ILogger logger, string reason);
