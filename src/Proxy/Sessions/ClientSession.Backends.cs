@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using PgPoolConsole.Proxy.Backends;
+using PgPoolConsole.Proxy.Cluster;
 using PgPoolConsole.Proxy.Protocol;
 
 namespace PgPoolConsole.Proxy.Sessions;
@@ -77,7 +78,7 @@ public sealed partial class ClientSession
     /// Drops connections to nodes the cluster has detached since the last look. Cheap when
     /// nothing changed (one version comparison).
     /// </summary>
-    private async ValueTask SyncWithClusterAsync()
+    private async ValueTask SyncWithClusterAsync(CancellationToken cancellationToken)
     {
         var snapshot = _context.Store.Current;
         if (snapshot.Version == _seenClusterVersion)
@@ -94,6 +95,17 @@ public sealed partial class ClientSession
             }
         }
 
+        if (_transactionStatus == 'I' && !_batch.IsOpen)
+        {
+            foreach (var node in snapshot.Nodes)
+            {
+                if (node.IsUsable && BackendOf(node.Id) is null)
+                {
+                    await JoinAtBoundaryAsync(node, cancellationToken);
+                }
+            }
+        }
+
         if (BackendOf(_loadBalanceNodeId) is null)
         {
             ChooseLoadBalanceNode();
@@ -102,6 +114,32 @@ public sealed partial class ClientSession
         if (LiveBackendCount == 0)
         {
             throw new SessionTerminatedException("57P03", "all backend nodes of this session are down");
+        }
+    }
+
+    /// <summary>
+    /// A node that became usable after this session connected, and that no pause joined it to (the
+    /// session started while that pause was on): joined before the session's next transaction, so
+    /// its writes reach every attached node.
+    /// </summary>
+    private async Task JoinAtBoundaryAsync(NodeState node, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await JoinNodeAsync(node, cancellationToken);
+        }
+        catch (SessionStateNotReplayableException e)
+        {
+            throw new SessionTerminatedException("57P01", $"terminating connection: node {node.Id} joined the cluster and {e.Message}, which cannot be copied to it");
+        }
+        catch (Exception e) when (e is BackendUnavailableException or BackendRejectedException)
+        {
+            LogNodeUnreachable(_logger, Id, node.Id, e.Message);
+            if (!await _context.Failover.ReportBackendFailureAsync(node.Id, e.Message, cancellationToken))
+            {
+                // The node stays attached: this session cannot promise that its writes reach it.
+                throw new SessionTerminatedException("08006", $"cannot connect to backend node {node.Id}", e.Message);
+            }
         }
     }
 

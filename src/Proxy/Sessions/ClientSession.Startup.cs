@@ -53,10 +53,11 @@ public sealed partial class ClientSession
 
         try
         {
-            // A new session waits while the cluster is paused, then connects to the nodes as they are
-            // after it. Passing the gate is recorded under the gate's lock: a pause that starts later
-            // will wait for this session at its first transaction boundary.
-            await _context.Gate.EnterAsync(() => PassedStartupGate = true, token);
+            // A session that starts while the cluster is paused is not held here but at its first
+            // transaction boundary, like every session: a client that opens connections from the thread
+            // that drives its others (pgbench -C) could not finish their transactions otherwise, and
+            // the pause would wait for them in vain. It connects to the nodes usable now and joins a
+            // node that becomes usable meanwhile at that boundary (see SyncWithClusterAsync).
             var backends = await ConnectAllAsync(parameters, token);
             if (backends is null)
             {
@@ -64,7 +65,7 @@ public sealed partial class ClientSession
             }
 
             Volatile.Write(ref _backends, backends);
-            _seenClusterVersion = _context.Store.Current.Version;
+            HasBackends = true;
             ChooseLoadBalanceNode();
             await AlignApplicationNameAsync(startup.Get("application_name") ?? "", token);
         }
@@ -162,6 +163,7 @@ public sealed partial class ClientSession
             if (unavailable.Count == 0)
             {
                 MarkNodesInUse(backends);
+                _seenClusterVersion = snapshot.Version; // a node usable only in a later version is joined at a boundary
                 return backends;
             }
 

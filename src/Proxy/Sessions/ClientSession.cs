@@ -34,6 +34,7 @@ public sealed partial class ClientSession : IProxySession
     private BackendConnection?[] _backends = [];
     private long _seenClusterVersion;
     private int _loadBalanceNodeId = -1;
+    private bool _hasBackends;
 
     // Transaction state as the main node reports it, and whether the transaction has written.
     private char _transactionStatus = 'I';
@@ -89,8 +90,12 @@ public sealed partial class ClientSession : IProxySession
 
     public int Id { get; }
 
-    /// <summary>Set once the session has passed the cluster gate at startup (see <see cref="SessionGate.EnterAsync"/>).</summary>
-    internal bool PassedStartupGate { get; private set; }
+    /// <summary>Set once the session has its backend connections: from then on a pause holds it at its next transaction boundary.</summary>
+    internal bool HasBackends
+    {
+        get => Volatile.Read(ref _hasBackends);
+        private set => Volatile.Write(ref _hasBackends, value);
+    }
 
     public int SecretKey { get; }
 
@@ -356,7 +361,7 @@ public sealed partial class ClientSession : IProxySession
                 var clusterChanged = _listening ? _context.Store.NextChange : NeverCompletes;
                 if (_listening && _context.Store.Current.Version != _seenClusterVersion && _transactionStatus == 'I')
                 {
-                    await SyncWithClusterAsync();
+                    await SyncWithClusterAsync(cancellationToken);
                 }
 
                 var watch = _listening ? WatchMainForNotificationsAsync(token) : null;
@@ -436,7 +441,7 @@ public sealed partial class ClientSession : IProxySession
             }
         }
 
-        await SyncWithClusterAsync();
+        await SyncWithClusterAsync(cancellationToken);
     }
 
     /// <summary>Sends a FATAL error to the client if it is still there.</summary>

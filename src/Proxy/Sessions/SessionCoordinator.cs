@@ -192,7 +192,7 @@ public sealed partial class SessionCoordinator(ProxyContext context, ILogger<Ses
     /// <summary>Asks every session (at its next boundary, within <paramref name="answerWithin"/>) what it holds that cannot be copied.</summary>
     private async Task<List<(int SessionId, string State)>> FindUncopyableStateAsync(TimeSpan answerWithin, CancellationToken cancellationToken)
     {
-        var questions = context.Store.Sessions.List().OfType<ClientSession>().Where(s => s.PassedStartupGate).Select(async session =>
+        var questions = context.Store.Sessions.List().OfType<ClientSession>().Where(s => s.HasBackends).Select(async session =>
         {
             string? state = null;
             try
@@ -220,7 +220,7 @@ public sealed partial class SessionCoordinator(ProxyContext context, ILogger<Ses
         LogPausing(logger, context.Store.Sessions.Count);
         try
         {
-            foreach (var session in context.Store.Sessions.List().OfType<ClientSession>().Where(s => s.PassedStartupGate))
+            foreach (var session in context.Store.Sessions.List().OfType<ClientSession>().Where(s => s.HasBackends))
             {
                 var holder = new ParkedSession(session);
                 parked.Add(holder);

@@ -48,30 +48,6 @@ public sealed class SessionGate
         paused?.TrySetResult();
     }
 
-    /// <summary>
-    /// Waits until the gate is open and then runs <paramref name="onEntered"/> under the gate's
-    /// lock, so a pause that begins afterwards is guaranteed to see its effect.
-    /// </summary>
-    public async Task EnterAsync(Action onEntered, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            Task wait;
-            lock (_gate)
-            {
-                if (_paused is null)
-                {
-                    onEntered();
-                    return;
-                }
-
-                wait = _paused.Task;
-            }
-
-            await wait.WaitAsync(cancellationToken);
-        }
-    }
-
     /// <summary>Completes at once when open; otherwise when <see cref="Resume"/> is called.</summary>
     public Task WaitWhilePausedAsync(CancellationToken cancellationToken)
     {
