@@ -120,6 +120,14 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task<ReplicationOutcome> ExecuteReplicatedAsync(ReplicatedRequest request, CancellationToken cancellationToken)
     {
+        if (request.Order != ReplicationOrder.Parallel)
+        {
+            // A fast shutdown ends sessions at once, but not in the middle of a write or a transaction
+            // end: cut between two nodes, one could keep a commit the other never got. These finish
+            // on every node first; the session ends right after.
+            cancellationToken = CancellationToken.None;
+        }
+
         var statusBefore = _transactionStatus;
         _readClockOn = request.StartsTransaction && _clock.PrefetchWithBegin && (statusBefore == 'I' || MainBackend?.OwesBegin == true) ? MainBackend : null;
         ReplicationOutcome outcome;

@@ -127,6 +127,39 @@ public sealed class PcpStopTests(PcpFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StopFast_UnderPgbench_CutsNoCommitBetweenTheNodes()
+    {
+        var database = await fixture.CreateDatabaseAsync("stopload");
+        // Each COMMIT takes 50 ms on each node (a deferred trigger sleeps), so with 8 clients the stop
+        // lands while some COMMIT has reached node 1 and not yet the main node: cut there, node 1
+        // kept rows node 0 never got.
+        (await fixture.PsqlAsync(database,
+            "CREATE TABLE slow_commit (client int, n int)",
+            "CREATE FUNCTION slow_commit_wait() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$",
+            "CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON slow_commit DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit_wait()")).EnsureSuccess();
+        var script = _directory.Combine("insert.sql");
+        await File.WriteAllTextAsync(script, "\\set n random(1, 1000000000)\nINSERT INTO slow_commit VALUES (:client_id, :n);\n");
+        using var product = await StartProductAsync();
+        var port = product.ProxyPort.ToString(CultureInfo.InvariantCulture);
+        var run = Pgbench.RunAsync(["-h", "127.0.0.1", "-p", port, "-U", "postgres", "-n", "-c", "8", "-j", "2", "-T", "30", "-f", script, database], null, TimeSpan.FromMinutes(2));
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        if (run.IsCompleted)
+        {
+            Assert.Fail("pgbench ended before the stop: " + (await run).Process.Describe());
+        }
+
+
+        var result = await StopAsync(product, "fast");
+
+        Assert.Equal("pcp_stop_pgpool -- Command Successful\n", result.StandardOutput);
+        Assert.True(product.WaitForExit(TimeSpan.FromSeconds(60)), "the product exits\n" + product.Output);
+        var bench = await run;
+        Assert.True(bench.AbortedClients > 0, bench.Process.Describe()); // the stop ended the sessions
+        Assert.True(bench.TransactionsProcessed > 0, bench.Process.Describe());
+        await NodeComparer.AssertAllTablesIdenticalAsync(fixture.Nodes, database);
+    }
+
+    [Fact]
     public async Task StopSmart_WaitsForTheConnectedClient()
     {
         using var product = await StartProductAsync();
