@@ -40,6 +40,9 @@ public sealed partial class ProductHost : IAsyncDisposable
 
     public LoadedConfiguration Configuration { get; }
 
+    /// <summary>Commits the previous run left on some nodes only (see <see cref="CommitJournal"/>): their other nodes start detached.</summary>
+    public IReadOnlyList<InDoubtCommit> CutCommits { get; private init; } = [];
+
     /// <summary>The proxy's Unix-domain socket paths (socket_dir).</summary>
     public IReadOnlyList<string> ProxySockets { get; }
 
@@ -79,7 +82,18 @@ public sealed partial class ProductHost : IAsyncDisposable
             // -D would still see the old statuses until some node changes.
             File.Delete(statusFile.Path);
         }
-        var store = new ClusterStateStore(InitialNodes(options, configuration.Directory, statusFile, commandLine.DiscardStatus, timeProvider), timeProvider);
+        var pidFile = string.IsNullOrEmpty(options.PidFileName) ? null : new PidFile(options.PidFileName);
+        // The journal of commits in flight belongs to the running instance: a second start that will
+        // fail on the pid file must not read or reset it.
+        IReadOnlyList<InDoubtCommit> cutCommits = [];
+        var journal = pidFile?.ReadRunningPid() is null
+            ? CommitJournal.Open(Path.Combine(options.Logdir, "pgpoolconsole_commits"), Math.Max(options.NumInitChildren * 2, 16), out cutCommits)
+            : null;
+        var store = new ClusterStateStore(InitialNodes(options, configuration.Directory, statusFile, commandLine.DiscardStatus, cutCommits, timeProvider), timeProvider);
+        if (cutCommits.Count > 0)
+        {
+            statusFile.Write(store.Current); // stays detached across further restarts until recovered
+        }
 
         builder.Logging.ClearProviders();
         // Each provider filters by its own rule: pgpool.conf's log_min_messages (debug5 included, and
@@ -125,7 +139,13 @@ public sealed partial class ProductHost : IAsyncDisposable
             TimeProvider = timeProvider,
             Security = security,
             Version = VersionInfo.Text,
+            Journal = journal,
         });
+        if (journal is not null)
+        {
+            services.AddSingleton(journal); // disposed with the host
+        }
+
         services.AddSingleton<ProxyServer>();
         services.AddSingleton<SessionCoordinator>();
         services.AddSingleton<ClusterAdministrationService>();
@@ -199,8 +219,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         var app = builder.Build();
         ControlPlane.Map(app);
 
-        var pidFile = string.IsNullOrEmpty(options.PidFileName) ? null : new PidFile(options.PidFileName);
-        return new ProductHost(app, configuration, pidFile, proxySockets, pcpSockets);
+        return new ProductHost(app, configuration, pidFile, proxySockets, pcpSockets) { CutCommits = cutCommits };
     }
 
     /// <summary>Starts listening and the background services.</summary>
@@ -228,6 +247,11 @@ public sealed partial class ProductHost : IAsyncDisposable
         foreach (var node in Store.Current.Nodes)
         {
             LogBackend(logger, node.Id, node.Host, node.Port, node.StatusName);
+        }
+
+        foreach (var nodeId in CutCommits.SelectMany(c => c.OtherNodes).Distinct().Order())
+        {
+            LogDetachedForCutCommit(logger, nodeId, CutCommits.Count(c => c.OtherNodes.Contains(nodeId)), CutCommits.First(c => c.OtherNodes.Contains(nodeId)).MainNodeId);
         }
 
         LogListening(logger, options.ListenAddresses, options.Port);
@@ -260,7 +284,7 @@ public sealed partial class ProductHost : IAsyncDisposable
     }
 
     /// <summary>The configured nodes; reading their backend_ssl* files may throw <see cref="ConfigException"/>.</summary>
-    private static List<NodeState> InitialNodes(PgPoolOptions options, string configDirectory, NodeStatusFile statusFile, bool discardStatus, TimeProvider timeProvider)
+    private static List<NodeState> InitialNodes(PgPoolOptions options, string configDirectory, NodeStatusFile statusFile, bool discardStatus, IReadOnlyList<InDoubtCommit> cutCommits, TimeProvider timeProvider)
     {
         var nodes = new List<NodeState>();
         var saved = discardStatus ? new Dictionary<int, NodeStatus>() : statusFile.Read();
@@ -268,7 +292,11 @@ public sealed partial class ProductHost : IAsyncDisposable
         foreach (var backend in options.Backends)
         {
             var wasDown = saved.TryGetValue(backend.Id, out var status) && status == NodeStatus.Down;
-            nodes.Add(NodeState.FromOptions(backend, BackendTls.Load(backend.Tls, configDirectory, backend.Id), wasDown ? NodeStatus.Down : NodeStatus.Waiting, "down in pgpool_status before the restart", now));
+            var cut = cutCommits.FirstOrDefault(c => c.OtherNodes.Contains(backend.Id));
+            var reason = cut is null
+                ? "down in pgpool_status before the restart"
+                : $"the previous run ended in the middle of a commit on it and on main node {cut.MainNodeId}: it may hold a transaction node {cut.MainNodeId} does not, or lack one; bring it back with online recovery";
+            nodes.Add(NodeState.FromOptions(backend, BackendTls.Load(backend.Tls, configDirectory, backend.Id), wasDown || cut is not null ? NodeStatus.Down : NodeStatus.Waiting, reason, now));
         }
 
         return nodes;
@@ -302,6 +330,9 @@ public sealed partial class ProductHost : IAsyncDisposable
 
     [LoggerMessage(EventId = 5005, Level = LogLevel.Information, Message = "listening on Unix socket \"{Path}\"")]
     private static partial void LogListeningOnUnixSocket(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 5006, Level = LogLevel.Warning, Message = "backend node {NodeId} is detached: the previous run of pgpoolconsole ended (killed or crashed) in the middle of {Count} commit(s) on it and main node {MainNodeId}; node {NodeId} may hold a transaction node {MainNodeId} does not, or lack one. Bring it back with online recovery (pcp_recovery_node -n {NodeId})")]
+    private static partial void LogDetachedForCutCommit(ILogger logger, int nodeId, int count, int mainNodeId);
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "backend node {NodeId}: {Host}:{Port} status {Status}")]
     private static partial void LogBackend(ILogger logger, int nodeId, string host, int port, string status);

@@ -116,6 +116,7 @@ public sealed partial class ClientSession
             Sql = sql,
             Order = OrderOf(route),
             WrapInTransaction = wrap,
+            MayCommit = plan.HasTransactionControl,
             MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
             StartsTransaction = (_transactionStatus == 'I' && plan.BeginsTransaction) || (MainBackend?.OwesBegin == true && !plan.IsCopyFromStdin),
             CopyRowFiller = copyRowFiller,

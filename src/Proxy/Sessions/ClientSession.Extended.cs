@@ -437,6 +437,7 @@ public sealed partial class ClientSession
                 ReadyCount = sync ? 1 : 0,
                 TerminalCount = terminalCount,
                 WrapInTransaction = wrap,
+                MayCommit = plan.HasTransactionControl,
                 MainPrefix = lockKeys.Count > 0 && (wrap || _transactionStatus == 'T') ? LockPrefix(new WriteRewrite(null, null, lockKeys)) : null,
                 PrefixFor = firstDispatch ? nodeId => PrefixFor(nodeId) : null,
                 ParameterDescriptionTrims = trims,

@@ -44,6 +44,9 @@ internal sealed class ReplicatedRequest
     /// <summary>The statement text for logs and mismatch reports.</summary>
     public required string Sql { get; init; }
 
+    /// <summary>The request holds transaction control (a COMMIT among several statements): it may commit inside a transaction.</summary>
+    public bool MayCommit { get; init; }
+
     /// <summary>Parameters to hide from each ParameterDescription (proxy-added time parameters).</summary>
     public int[] ParameterDescriptionTrims { get; init; } = [];
 
@@ -128,6 +131,38 @@ public sealed partial class ClientSession
             cancellationToken = CancellationToken.None;
         }
 
+        // A commit is recorded while it is on some nodes and not yet on all (see CommitJournal).
+        var recordCommit = request.Order == ReplicationOrder.MainLast
+            || (request.Order == ReplicationOrder.MainFirst && (_transactionStatus == 'I' || request.MayCommit));
+        if (recordCommit && _context.Journal is { } journal && MainBackend is { } main)
+        {
+            var others = UInt128.Zero;
+            foreach (var backend in LiveBackends())
+            {
+                if (backend != main)
+                {
+                    others |= UInt128.One << backend.NodeId;
+                }
+            }
+
+            journal.Begin(_journalSlot, main.NodeId, others);
+        }
+
+        try
+        {
+            return await ExecuteReplicatedOnNodesAsync(request, cancellationToken);
+        }
+        finally
+        {
+            if (recordCommit)
+            {
+                _context.Journal?.End(_journalSlot);
+            }
+        }
+    }
+
+    private async Task<ReplicationOutcome> ExecuteReplicatedOnNodesAsync(ReplicatedRequest request, CancellationToken cancellationToken)
+    {
         var statusBefore = _transactionStatus;
         _readClockOn = request.StartsTransaction && _clock.PrefetchWithBegin && (statusBefore == 'I' || MainBackend?.OwesBegin == true) ? MainBackend : null;
         ReplicationOutcome outcome;

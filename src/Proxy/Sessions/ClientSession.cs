@@ -35,6 +35,7 @@ public sealed partial class ClientSession : IProxySession
     private long _seenClusterVersion;
     private int _loadBalanceNodeId = -1;
     private bool _hasBackends;
+    private int _journalSlot = -1;
 
     // Transaction state as the main node reports it, and whether the transaction has written.
     private char _transactionStatus = 'I';
@@ -186,6 +187,7 @@ public sealed partial class ClientSession : IProxySession
         _startup = startup;
         SessionLogContext.Current = _settings;
         _context.Store.Sessions.Add(this);
+        _journalSlot = _context.Journal?.Rent() ?? -1;
         var reusable = false;
         try
         {
@@ -237,6 +239,7 @@ public sealed partial class ClientSession : IProxySession
             _context.Store.Sessions.Remove(this);
             _commands.Close();
             await ReleaseBackendsAsync(reusable);
+            _context.Journal?.Return(_journalSlot);
             LogSessionEnded(_logger, Id, User, Database);
             if (_startup is not null && _context.Options.Current.LogDisconnections)
             {

@@ -34,6 +34,9 @@ public sealed class ProxyContext
     public required ILoggerFactory LoggerFactory { get; init; }
     public SessionGate Gate { get; init; } = new();
 
+    /// <summary>Commits in flight, for the next start to find those a crash cut (none: not recorded).</summary>
+    public Replication.CommitJournal? Journal { get; init; }
+
     /// <summary>The node behind each snapshot a session exported (for pg_dump -j's workers).</summary>
     public ExportedSnapshots Snapshots { get; init; } = new();
 

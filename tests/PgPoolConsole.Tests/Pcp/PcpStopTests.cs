@@ -126,28 +126,40 @@ public sealed class PcpStopTests(PcpFixture fixture) : IAsyncLifetime
         Assert.Contains("PCP: fast shutdown requested", product.Output);
     }
 
-    [Fact]
-    public async Task StopFast_UnderPgbench_CutsNoCommitBetweenTheNodes()
+    /// <summary>
+    /// A table whose every COMMIT takes 50 ms on each node (a deferred trigger sleeps), and a pgbench
+    /// script inserting into it: with 8 clients, some COMMIT is nearly always between the nodes.
+    /// </summary>
+    private async Task<string> SlowCommitsAsync(string database)
     {
-        var database = await fixture.CreateDatabaseAsync("stopload");
-        // Each COMMIT takes 50 ms on each node (a deferred trigger sleeps), so with 8 clients the stop
-        // lands while some COMMIT has reached node 1 and not yet the main node: cut there, node 1
-        // kept rows node 0 never got.
         (await fixture.PsqlAsync(database,
             "CREATE TABLE slow_commit (client int, n int)",
             "CREATE FUNCTION slow_commit_wait() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$",
             "CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON slow_commit DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit_wait()")).EnsureSuccess();
         var script = _directory.Combine("insert.sql");
         await File.WriteAllTextAsync(script, "\\set n random(1, 1000000000)\nINSERT INTO slow_commit VALUES (:client_id, :n);\n");
-        using var product = await StartProductAsync();
-        var port = product.ProxyPort.ToString(CultureInfo.InvariantCulture);
-        var run = Pgbench.RunAsync(["-h", "127.0.0.1", "-p", port, "-U", "postgres", "-n", "-c", "8", "-j", "2", "-T", "30", "-f", script, database], null, TimeSpan.FromMinutes(2));
+        return script;
+    }
+
+    private static async Task<Task<PgbenchResult>> StartCommittingAsync(ProductProcess product, string script, string database)
+    {
+        var run = Pgbench.RunAsync(["-h", "127.0.0.1", "-p", product.ProxyPort.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-n", "-c", "8", "-j", "2", "-T", "30", "-f", script, database], null, TimeSpan.FromMinutes(2));
         await Task.Delay(TimeSpan.FromSeconds(5));
         if (run.IsCompleted)
         {
-            Assert.Fail("pgbench ended before the stop: " + (await run).Process.Describe());
+            Assert.Fail("pgbench ended early: " + (await run).Process.Describe());
         }
 
+        return run;
+    }
+
+    [Fact]
+    public async Task StopFast_UnderPgbench_CutsNoCommitBetweenTheNodes()
+    {
+        var database = await fixture.CreateDatabaseAsync("stopload");
+        var script = await SlowCommitsAsync(database);
+        using var product = await StartProductAsync();
+        var run = await StartCommittingAsync(product, script, database);
 
         var result = await StopAsync(product, "fast");
 
@@ -156,7 +168,33 @@ public sealed class PcpStopTests(PcpFixture fixture) : IAsyncLifetime
         var bench = await run;
         Assert.True(bench.AbortedClients > 0, bench.Process.Describe()); // the stop ended the sessions
         Assert.True(bench.TransactionsProcessed > 0, bench.Process.Describe());
+        // Cut between the nodes, a COMMIT that reached node 1 and not the main node left node 1 with rows node 0 never got.
         await NodeComparer.AssertAllTablesIdenticalAsync(fixture.Nodes, database);
+        // Nothing was left in doubt, so the next start detaches nothing.
+        using var restarted = await StartProductAsync();
+        var info = await PcpTools.RunStockAsync("pcp_node_info", ["-h", "127.0.0.1", "-p", restarted.PcpPort.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-w", "-a"], fixture.PassFile);
+        Assert.DoesNotContain(" down ", info.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task KilledUnderPgbench_TheNextStartDetachesTheNodeACutCommitMayHaveLeftDifferent()
+    {
+        var database = await fixture.CreateDatabaseAsync("killload");
+        var script = await SlowCommitsAsync(database);
+        using (var product = await StartProductAsync())
+        {
+            var run = await StartCommittingAsync(product, script, database);
+            product.Process.Kill(); // SIGKILL: nothing of the product runs after it
+            Assert.True(product.WaitForExit(TimeSpan.FromSeconds(30)));
+            await run;
+        }
+
+        using var restarted = await StartProductAsync();
+
+        await Eventually.TrueAsync(() => restarted.Output.Contains("backend node 1 is detached: the previous run of pgpoolconsole ended (killed or crashed) in the middle of", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the restart says why node 1 is detached");
+        var info = await PcpTools.RunStockAsync("pcp_node_info", ["-h", "127.0.0.1", "-p", restarted.PcpPort.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-w", "-n", "1"], fixture.PassFile);
+        Assert.Contains(" 3 0.500000 down ", info.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("Bring it back with online recovery (pcp_recovery_node -n 1)", restarted.Output, StringComparison.Ordinal);
     }
 
     [Fact]
