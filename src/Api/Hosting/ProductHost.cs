@@ -43,6 +43,9 @@ public sealed partial class ProductHost : IAsyncDisposable
     /// <summary>Commits the previous run left on some nodes only (see <see cref="CommitJournal"/>): their other nodes start detached.</summary>
     public IReadOnlyList<InDoubtCommit> CutCommits { get; private init; } = [];
 
+    /// <summary>-D was given: the nodes of <see cref="CutCommits"/> were attached anyway.</summary>
+    private bool CutCommitsDiscarded { get; init; }
+
     /// <summary>The proxy's Unix-domain socket paths (socket_dir).</summary>
     public IReadOnlyList<string> ProxySockets { get; }
 
@@ -89,8 +92,9 @@ public sealed partial class ProductHost : IAsyncDisposable
         var journal = pidFile?.ReadRunningPid() is null
             ? CommitJournal.Open(Path.Combine(options.Logdir, "pgpoolconsole_commits"), Math.Max(options.NumInitChildren * 2, 16), out cutCommits)
             : null;
-        var store = new ClusterStateStore(InitialNodes(options, configuration.Directory, statusFile, commandLine.DiscardStatus, cutCommits, timeProvider), timeProvider);
-        if (cutCommits.Count > 0)
+        // -D attaches every node, as its user asks: the cut commits are then only reported.
+        var store = new ClusterStateStore(InitialNodes(options, configuration.Directory, statusFile, commandLine.DiscardStatus, commandLine.DiscardStatus ? [] : cutCommits, timeProvider), timeProvider);
+        if (cutCommits.Count > 0 && !commandLine.DiscardStatus)
         {
             statusFile.Write(store.Current); // stays detached across further restarts until recovered
         }
@@ -219,7 +223,7 @@ public sealed partial class ProductHost : IAsyncDisposable
         var app = builder.Build();
         ControlPlane.Map(app);
 
-        return new ProductHost(app, configuration, pidFile, proxySockets, pcpSockets) { CutCommits = cutCommits };
+        return new ProductHost(app, configuration, pidFile, proxySockets, pcpSockets) { CutCommits = cutCommits, CutCommitsDiscarded = commandLine.DiscardStatus };
     }
 
     /// <summary>Starts listening and the background services.</summary>
@@ -251,7 +255,16 @@ public sealed partial class ProductHost : IAsyncDisposable
 
         foreach (var nodeId in CutCommits.SelectMany(c => c.OtherNodes).Distinct().Order())
         {
-            LogDetachedForCutCommit(logger, nodeId, CutCommits.Count(c => c.OtherNodes.Contains(nodeId)), CutCommits.First(c => c.OtherNodes.Contains(nodeId)).MainNodeId);
+            var count = CutCommits.Count(c => c.OtherNodes.Contains(nodeId));
+            var mainNodeId = CutCommits.First(c => c.OtherNodes.Contains(nodeId)).MainNodeId;
+            if (CutCommitsDiscarded)
+            {
+                LogCutCommitDiscarded(logger, nodeId, count, mainNodeId);
+            }
+            else
+            {
+                LogDetachedForCutCommit(logger, nodeId, count, mainNodeId);
+            }
         }
 
         LogListening(logger, options.ListenAddresses, options.Port);
@@ -333,6 +346,9 @@ public sealed partial class ProductHost : IAsyncDisposable
 
     [LoggerMessage(EventId = 5006, Level = LogLevel.Warning, Message = "backend node {NodeId} is detached: the previous run of pgpoolconsole ended (killed or crashed) in the middle of {Count} commit(s) on it and main node {MainNodeId}; node {NodeId} may hold a transaction node {MainNodeId} does not, or lack one. Bring it back with online recovery (pcp_recovery_node -n {NodeId})")]
     private static partial void LogDetachedForCutCommit(ILogger logger, int nodeId, int count, int mainNodeId);
+
+    [LoggerMessage(EventId = 5007, Level = LogLevel.Warning, Message = "backend node {NodeId} is attached because of -D, although the previous run of pgpoolconsole ended (killed or crashed) in the middle of {Count} commit(s) on it and main node {MainNodeId}; node {NodeId} may hold a transaction node {MainNodeId} does not, or lack one: check with pgpoolconsole verify")]
+    private static partial void LogCutCommitDiscarded(ILogger logger, int nodeId, int count, int mainNodeId);
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "backend node {NodeId}: {Host}:{Port} status {Status}")]
     private static partial void LogBackend(ILogger logger, int nodeId, string host, int port, string status);
