@@ -48,8 +48,9 @@ public sealed class ArchiveTests
         await node.ExecuteAsync("CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
         await node.QueryScalarAsync<string>("SELECT pg_walfile_name(pg_switch_wal())"); // wakes the archiver
 
-        await Eventually.TrueAsync(async () => await File.ReadAllTextAsync(history) != "from an earlier life of this node\n", TimeSpan.FromSeconds(20), "the archiver replaces the history file");
-        Assert.Equal("6\t0/9000000\tno recovery target specified\n", await File.ReadAllTextAsync(history));
+        // cp is not atomic (the file is empty for a moment): wait for the whole new text.
+        const string Replaced = "6\t0/9000000\tno recovery target specified\n";
+        await Eventually.TrueAsync(async () => await File.ReadAllTextAsync(history) == Replaced, TimeSpan.FromSeconds(20), "the archiver replaces the history file with the new text");
         await Eventually.TrueAsync(async () => await node.QueryScalarAsync<string>("SELECT last_failed_wal FROM pg_stat_archiver") == segment, TimeSpan.FromSeconds(20), "the archiver tried the segment and was refused");
         Assert.Equal("an archived segment\n", await File.ReadAllTextAsync(Path.Combine(archive, segment)));
     }
