@@ -13,7 +13,7 @@ public sealed record InDoubtCommit(int MainNodeId, IReadOnlyList<int> OtherNodes
 /// Which sessions are between the first and the last node of a commit, in a memory-mapped file
 /// beside pgpool_status. A process that is killed leaves its mapped pages to the kernel, which
 /// writes them out, so the next start finds the commits that were cut and can take the nodes they
-/// may have left different out of service. Marking costs two memory writes per commit: no system
+/// may have left different out of service. Marking costs five memory writes per commit: no system
 /// call, no fsync (a crash of the whole machine also stops nodes on it; their own recovery decides).
 /// </summary>
 public sealed class CommitJournal : IDisposable
@@ -31,8 +31,6 @@ public sealed class CommitJournal : IDisposable
         _free = new Stack<int>(Enumerable.Range(0, slots).Reverse());
     }
 
-    public string? Path { get; private init; }
-
     /// <summary>
     /// Reads what the previous run left at <paramref name="path"/>, then starts a fresh journal
     /// there with room for <paramref name="slots"/> concurrent sessions.
@@ -41,7 +39,7 @@ public sealed class CommitJournal : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         leftFromBefore = File.Exists(path) ? Parse(File.ReadAllBytes(path)) : [];
-        var directory = System.IO.Path.GetDirectoryName(path);
+        var directory = Path.GetDirectoryName(path);
         if (!string.IsNullOrEmpty(directory))
         {
             Directory.CreateDirectory(directory);
@@ -53,13 +51,6 @@ public sealed class CommitJournal : IDisposable
         }
 
         var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.ReadWrite);
-        return new CommitJournal(file, file.CreateViewAccessor(0, (long)slots * SlotSize), slots) { Path = path };
-    }
-
-    /// <summary>A journal that is kept in memory only (tests, tools that never commit).</summary>
-    public static CommitJournal InMemory(int slots)
-    {
-        var file = MemoryMappedFile.CreateNew(null, (long)slots * SlotSize);
         return new CommitJournal(file, file.CreateViewAccessor(0, (long)slots * SlotSize), slots);
     }
 
