@@ -95,7 +95,7 @@ public sealed partial class ClientSession
             }
         }
 
-        if (_transactionStatus == 'I' && !_batch.IsOpen)
+        if (_transactionStatus == 'I' && !_batch.SentAny)
         {
             foreach (var node in snapshot.Nodes)
             {

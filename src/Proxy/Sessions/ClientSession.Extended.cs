@@ -56,6 +56,9 @@ internal sealed class ExtendedBatch
 
     public bool IsOpen => Messages.Count > 0 || Route is not null;
 
+    /// <summary>Some of the batch reached a node: until its Sync the session is not at a boundary.</summary>
+    public bool SentAny => Route is not null || SentTo != 0;
+
     /// <summary>Set when a Parse was refused (a write, or a pgpool command the extended protocol cannot run): the batch answers with this error instead of running.</summary>
     public PgErrorFields? Refusal { get; set; }
 
@@ -168,6 +171,8 @@ public sealed partial class ClientSession
 
                     if (!_batch.Failed && plan.Statements is [{ Kind: Sql.StatementKind.Prepare }])
                     {
+                        // The SQL PREPARE is noted before it runs: a node joined after that would get it twice.
+                        await EndDeferredBoundaryAsync(cancellationToken);
                         var (prepareSql, preparedName, prepareRewrite, prepareRefusal) = await RewriteSqlPrepareAsync(sql, cancellationToken);
                         if (prepareRefusal is not null)
                         {
@@ -360,6 +365,11 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task ExecuteBatchAsync(bool sync, CancellationToken cancellationToken)
     {
+        if (!sync)
+        {
+            await EndDeferredBoundaryAsync(cancellationToken);
+        }
+
         if (_batch.Refusal is { } error && !_batch.Failed)
         {
             // A Parse was refused: the batch fails there, as if PostgreSQL had refused it.

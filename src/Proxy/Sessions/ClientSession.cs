@@ -55,6 +55,9 @@ public sealed partial class ClientSession : IProxySession
     private SessionActivity _activity = SessionActivity.Startup;
     private DateTimeOffset _lastActivity;
     private bool _listening;
+
+    // The open batch has not waited at the boundary yet (see WaitAtBoundaryUnlessDeferredAsync).
+    private bool _boundaryDeferred;
     private CancellationTokenSource? _terminate;
     private volatile string? _terminateReason;
 
@@ -280,13 +283,24 @@ public sealed partial class ClientSession : IProxySession
 
                     break;
                 case 'P':
-                case 'B':
                 case 'D':
-                case 'E':
                 case 'C':
                     if (!_batch.IsOpen)
                     {
+                        await WaitAtBoundaryUnlessDeferredAsync(cancellationToken);
+                    }
+
+                    await AddToBatchAsync(message, cancellationToken);
+                    break;
+                case 'B':
+                case 'E':
+                    if (!_batch.IsOpen)
+                    {
                         await WaitAtBoundaryAsync(cancellationToken);
+                    }
+                    else
+                    {
+                        await EndDeferredBoundaryAsync(cancellationToken);
                     }
 
                     await AddToBatchAsync(message, cancellationToken);
@@ -300,6 +314,8 @@ public sealed partial class ClientSession : IProxySession
                         await WaitAtBoundaryAsync(cancellationToken);
                     }
 
+                    // A batch that only parses, describes or closes runs even while the cluster is paused.
+                    _boundaryDeferred = false;
                     await ExecuteBatchAsync(sync: true, cancellationToken);
                     break;
                 case 'F':
@@ -447,6 +463,41 @@ public sealed partial class ClientSession : IProxySession
         await SyncWithClusterAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Before a batch's first Parse, Describe or Close. While the cluster is paused, the wait is
+    /// put off until the batch turns out to run something (Bind, Execute, Flush): a batch that
+    /// only prepares changes no data, and a client may block on it (pgbench 15 -M prepared sends
+    /// a new connection's PQprepare from the thread that drives its other clients, which the
+    /// pause waits for). Such a batch runs on the session's nodes as they are; a node that joins
+    /// meanwhile gets its statements replayed at the session's next boundary.
+    /// </summary>
+    private ValueTask WaitAtBoundaryUnlessDeferredAsync(CancellationToken cancellationToken)
+    {
+        if (_transactionStatus == 'I' && _context.Gate.IsPaused)
+        {
+            _boundaryDeferred = true;
+            return SyncWithClusterAsync(cancellationToken);
+        }
+
+        return WaitAtBoundaryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The batch put off its wait at the boundary (see <see cref="WaitAtBoundaryUnlessDeferredAsync"/>)
+    /// and is about to run something: wait now. Nothing of the batch has reached a node yet, so
+    /// the session may still be parked and joined to a node before the batch is sent.
+    /// </summary>
+    private async ValueTask EndDeferredBoundaryAsync(CancellationToken cancellationToken)
+    {
+        if (!_boundaryDeferred)
+        {
+            return;
+        }
+
+        _boundaryDeferred = false;
+        await WaitAtBoundaryAsync(cancellationToken);
+    }
+
     /// <summary>Sends a FATAL error to the client if it is still there.</summary>
     private async Task TrySendFatalAsync(string sqlState, string message, string? detail = null)
     {
@@ -537,7 +588,7 @@ public sealed partial class ClientSession : IProxySession
 
     private async Task RunPostedCommandsAsync(CancellationToken cancellationToken)
     {
-        if (_transactionStatus != 'I' || _batch.IsOpen)
+        if (_transactionStatus != 'I' || _batch.SentAny)
         {
             return; // commands run only at a transaction boundary; they stay queued
         }

@@ -40,4 +40,49 @@ public sealed class PauseTests(ProxyFixture proxy) : IAsyncLifetime
         var after = await client.ReadUntilReadyAsync();
         Assert.Contains(after, m => m.Type == 'D' && m.Text.Contains("after the pause", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task ClientConnectingDuringThePause_PreparesAtOnce_ButItsExecuteWaitsForTheResume()
+    {
+        var coordinator = proxy.Host.Services.GetRequiredService<SessionCoordinator>();
+        var parked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pause = coordinator.RunPausedAsync(async (_, _) =>
+        {
+            parked.TrySetResult();
+            await release.Task;
+        }, TimeSpan.FromSeconds(20), PauseTimeoutAction.Abort, CancellationToken.None);
+        await using var client = new RawClient(proxy.Host.Services.GetRequiredService<ProxyServer>());
+        Task<List<(char Type, string Text)>> executed;
+        try
+        {
+            await parked.Task.WaitAsync(TimeSpan.FromSeconds(15));
+
+            // pgbench 15 -M prepared: a blocking PQprepare (Parse, Sync) on a connection opened during
+            // the pause, from the thread that drives other clients. It must not wait for the resume.
+            await client.ConnectAsync();
+            await client.SendAsync([
+                .. RawClient.Message('P', RawClient.CString("s1"), RawClient.CString("SELECT $1::int + 1"), RawClient.Int16(0)),
+                .. RawClient.Message('D', [(byte)'S'], RawClient.CString("s1")),
+                .. RawClient.Message('S')]);
+            var prepared = await client.ReadUntilReadyAsync();
+            Assert.Equal(['1', 't', 'T', 'Z'], prepared.Select(m => m.Type));
+
+            await client.SendAsync([
+                .. RawClient.Message('B', RawClient.CString(""), RawClient.CString("s1"), RawClient.Int16(0), RawClient.Int16(1), RawClient.Int32(1), [(byte)'4'], RawClient.Int16(0)),
+                .. RawClient.Message('E', RawClient.CString(""), RawClient.Int32(0)),
+                .. RawClient.Message('S')]);
+            executed = client.ReadUntilReadyAsync();
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            Assert.False(executed.IsCompleted, "the execution ran while the cluster was paused");
+            Assert.False(pause.IsCompleted);
+        }
+        finally
+        {
+            release.TrySetResult(); // a failure above must not leave the cluster paused for the next test
+        }
+
+        await pause;
+        Assert.Contains(await executed, m => m.Type == 'D' && m.Text.EndsWith('5'));
+    }
 }

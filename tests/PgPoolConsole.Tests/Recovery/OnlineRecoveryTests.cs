@@ -378,20 +378,24 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
     }
 
     [Theory]
-    [InlineData(false)]
+    [InlineData("simple")]
     // pgbench -C opens each new connection from the thread that drives its other clients: a session
     // held at startup while the recovery paused traffic stalled their transactions, and the pause
     // waited for them until it timed out (90 s, then the recovery failed).
-    [InlineData(true)]
-    public async Task RecoveryUnderPgbench_NoClientErrors_ShortPause_NodesIdentical(bool connectionPerTransaction)
+    [InlineData("-C extended")]
+    // pgbench 15 -M prepared then prepares the new connection's statements with a blocking
+    // PQprepare on that same thread: a Parse held at the boundary stalled the others alike.
+    [InlineData("-C prepared")]
+    public async Task RecoveryUnderPgbench_NoClientErrors_ShortPause_NodesIdentical(string pgbenchMode)
     {
+        var connectionPerTransaction = pgbenchMode.StartsWith("-C", StringComparison.Ordinal);
         var database = await proxy.CreateDatabaseAsync("recoverload");
         var port = proxy.ProxyPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var init = await Pgbench.RunAsync(["-h", "127.0.0.1", "-p", port, "-U", "postgres", "-i", "-s", "1", database], null, TimeSpan.FromMinutes(2));
         Assert.True(init.Process.Succeeded, init.Process.Describe());
         await KillAndWaitDownAsync(1);
 
-        string[] mode = connectionPerTransaction ? ["-C", "-M", "extended"] : [];
+        string[] mode = connectionPerTransaction ? ["-C", "-M", pgbenchMode[3..]] : [];
         var run = Pgbench.RunAsync(["-h", "127.0.0.1", "-p", port, "-U", "postgres", "-c", "8", "-j", "2", "-T", "25", .. mode, database], null, TimeSpan.FromMinutes(3));
         await Task.Delay(TimeSpan.FromSeconds(3));
         var result = await Administration.RecoverAsync(1, default);
