@@ -31,6 +31,25 @@ public static class NondeterministicFunctions
         "timeofday", "pg_backend_pid", "inet_client_addr", "inet_client_port", "inet_server_addr", "inet_server_port",
         "txid_current", "pg_current_xact_id", "uuid_generate_v1", "uuid_generate_v1mc", "random_normal", "setseed",
         "gen_random_bytes", "gen_salt",
+
+        // Each node's own transaction ids, WAL positions and start times.
+        "txid_current_if_assigned", "pg_current_xact_id_if_assigned", "txid_current_snapshot", "pg_current_snapshot",
+        "pg_current_wal_lsn", "pg_current_wal_insert_lsn", "pg_current_wal_flush_lsn", "pg_last_committed_xact",
+        "pg_postmaster_start_time", "pg_conf_load_time", "pg_my_temp_schema", "pg_blocking_pids",
+        "pg_control_system", "pg_control_checkpoint", "pg_control_init", "pg_control_recovery",
+
+        // Physical sizes: each node's files, with its own dead rows and free space.
+        "pg_database_size", "pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size", "pg_tablespace_size",
+
+        // Each node reads its own file system.
+        "pg_read_file", "pg_read_binary_file", "pg_stat_file", "pg_ls_dir", "pg_ls_logdir", "pg_ls_waldir", "pg_ls_tmpdir", "pg_ls_archive_statusdir",
+    };
+
+    // Settings that name the node itself (current_setting('port') in a write stores each node's own port).
+    private static readonly HashSet<string> NodeSettings = new(StringComparer.Ordinal)
+    {
+        "port", "data_directory", "config_file", "hba_file", "ident_file", "external_pid_file", "cluster_name",
+        "listen_addresses", "unix_socket_directories", "log_directory", "archive_command", "restore_command", "primary_conninfo",
     };
 
     /// <summary>
@@ -38,7 +57,7 @@ public static class NondeterministicFunctions
     /// gen_random_uuid(), pgcrypto's gen_random_bytes(n) and gen_salt(type [, rounds]) with constant
     /// arguments), and the index of the call's closing parenthesis. <paramref name="call"/> is the
     /// function name's token, followed by <c>(</c>. Null when the call is not one of those, or its
-    /// arguments are not constants the proxy can read (<see cref="IsNotReproducible"/> then tells
+    /// arguments are not constants the proxy can read (<see cref="NotReproducibleCall"/> then tells
     /// whether it must be refused).
     /// </summary>
     public static (GeneratedValue Value, int Close)? Generated(QualifiedName function, ReadOnlySpan<char> sql, IReadOnlyList<SqlToken> tokens, int call)
@@ -67,8 +86,33 @@ public static class NondeterministicFunctions
         }
     }
 
-    /// <summary>Whether a call gives each node a different value and the proxy cannot generate it (see <see cref="Generated"/>).</summary>
-    public static bool IsNotReproducible(QualifiedName function) => IsBuiltInOrExtension(function) && NotReproducible.Contains(function.Name);
+    /// <summary>
+    /// A call that gives each node a different value and that the proxy cannot generate (see
+    /// <see cref="Generated"/>), as an error message names it ("timeofday()",
+    /// "current_setting('port')"); null for any other call. <paramref name="call"/> is the
+    /// function name's token, followed by <c>(</c>.
+    /// </summary>
+    public static string? NotReproducibleCall(QualifiedName function, ReadOnlySpan<char> sql, IReadOnlyList<SqlToken> tokens, int call)
+    {
+        if (!IsBuiltInOrExtension(function))
+        {
+            return null;
+        }
+
+        if (NotReproducible.Contains(function.Name) || function.Name.StartsWith("pg_stat_get_", StringComparison.Ordinal))
+        {
+            return function.Name + "()";
+        }
+
+        if (function.Name == "current_setting" && call + 2 < tokens.Count && tokens[call + 2] is { Kind: SqlTokenKind.String } argument
+            && sql.Slice(argument.Start, argument.Length) is ['\'', .. var setting, '\'']
+            && NodeSettings.Contains(setting.ToString().ToLowerInvariant()))
+        {
+            return $"current_setting('{setting}')";
+        }
+
+        return null;
+    }
 
     // Core functions live in pg_catalog; extensions' (uuid-ossp, pgcrypto) in whatever schema the
     // extension was created in (Supabase puts them in "extensions"), so those count in any schema.

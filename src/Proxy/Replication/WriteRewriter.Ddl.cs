@@ -97,7 +97,7 @@ public static partial class WriteRewriter
                 }
 
                 var name = new QualifiedName(null, sql.Substring(tokens[i].Start, tokens[i].Length).ToLowerInvariant());
-                if ((NondeterministicFunctions.Generated(name, sql, tokens, i) is not null || NondeterministicFunctions.IsNotReproducible(name)) && !allow)
+                if (!allow && (NondeterministicFunctions.Generated(name, sql, tokens, i) is not null || NondeterministicFunctions.NotReproducibleCall(name, sql, tokens, i) is not null))
                 {
                     return $"{name.Name}() here is evaluated for every row of the table, by each node on its own; add the column without it, fill the rows with an UPDATE of explicit values, then SET DEFAULT (or set allow_nondeterministic_writes = on)";
                 }

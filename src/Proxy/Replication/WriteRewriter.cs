@@ -274,9 +274,9 @@ public static partial class WriteRewriter
                 edits.Add(named);
                 continue;
             }
-            else if (NondeterministicFunctions.IsNotReproducible(name) && !allow)
+            else if (!allow && NondeterministicFunctions.NotReproducibleCall(name, sql, tokens, i) is { } call)
             {
-                return $"{name.Name}() returns a different value on every node, so the nodes would store different data; pass the value explicitly or set allow_nondeterministic_writes = on";
+                return $"{call} returns a different value on every node, so the nodes would store different data; pass the value explicitly or set allow_nondeterministic_writes = on";
             }
 
             if (insertLock && name.Name is "nextval" && tokens[i + 2].Kind == SqlTokenKind.String)

@@ -477,6 +477,14 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
     [InlineData("UPDATE r SET s = encode(gen_random_bytes(16), 'hex')", "gen_random_bytes()")]
     [InlineData("INSERT INTO r SELECT random(), NULL FROM generate_series(1, 3)", "random()")]
     [InlineData("INSERT INTO r VALUES (pg_backend_pid(), NULL)", "pg_backend_pid()")]
+    // Values that name the node itself, its files or its WAL (found storing each node's own value).
+    [InlineData("INSERT INTO r (s) VALUES (current_setting('port'))", "current_setting('port')")]
+    [InlineData("INSERT INTO r (s) SELECT pg_catalog.current_setting('Data_Directory', true)", "current_setting('Data_Directory')")]
+    [InlineData("INSERT INTO r (s) VALUES (pg_postmaster_start_time()::text)", "pg_postmaster_start_time()")]
+    [InlineData("INSERT INTO r (s) VALUES (pg_current_wal_lsn()::text)", "pg_current_wal_lsn()")]
+    [InlineData("INSERT INTO r (x) VALUES (pg_database_size(current_database()))", "pg_database_size()")]
+    [InlineData("INSERT INTO r (s) SELECT pg_read_file('postmaster.opts')", "pg_read_file()")]
+    [InlineData("UPDATE r SET x = pg_stat_get_numscans('r'::regclass)", "pg_stat_get_numscans()")]
     [InlineData("INSERT INTO u2 (name) SELECT 'n' || g FROM generate_series(1, 3) g", "token")]
     [InlineData("DELETE FROM r a USING r b WHERE a.ctid < b.ctid AND a.x = b.x", "ctid")]
     public async Task PerRowRandomValues_AreRefusedWithAClearError(string sql, string named)
@@ -489,6 +497,18 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Contains(named, result.StandardError);
         await AssertIdenticalAsync("r");
         await AssertIdenticalAsync("u2");
+    }
+
+    [Fact]
+    public async Task CurrentSettingOfASessionSetting_IsTheSameOnEveryNode_AndAllowed()
+    {
+        await SetUpAsync("CREATE TABLE r (x float8, s text)");
+        var script = "SET app.tenant = 'acme';\nINSERT INTO r (s) VALUES (current_setting('app.tenant')), (current_setting('TimeZone'));\n";
+        var result = await Integration.ProxyFixtureExtensions.ScriptAsync(proxy, _database, script);
+
+        Assert.DoesNotContain("ERROR", result.StandardError, StringComparison.Ordinal);
+        await AssertIdenticalAsync("r");
+        Assert.Contains("acme", await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT s FROM r"));
     }
 
     [Fact]
