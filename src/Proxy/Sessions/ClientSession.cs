@@ -371,6 +371,7 @@ public sealed partial class ClientSession : IProxySession
         using var linked = idleTimeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idleTimeout.Token);
         var token = linked?.Token ?? cancellationToken;
         var clientData = _client.WaitForDataAsync(token);
+        ClientDataWhileIdle = clientData;
         try
         {
             while (!clientData.IsCompleted)
@@ -412,6 +413,10 @@ public sealed partial class ClientSession : IProxySession
         catch (OperationCanceledException) when (idleTimeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
         {
             throw new SessionTerminatedException("57P05", $"terminating connection due to client_idle_limit ({idleLimit} s) timeout");
+        }
+        finally
+        {
+            ClientDataWhileIdle = null;
         }
 
         return await _client.ReadAsync(cancellationToken);
@@ -585,6 +590,12 @@ public sealed partial class ClientSession : IProxySession
     /// </summary>
     public Task RunAtBoundaryAsync(Func<ClientSession, CancellationToken, Task> command, CancellationToken cancellationToken) =>
         _commands.Post(command, cancellationToken);
+
+    /// <summary>
+    /// While the session waits for its client's next message (and serves posted commands
+    /// meanwhile): completes when that message arrives. Null while the session has a message in hand.
+    /// </summary>
+    internal Task? ClientDataWhileIdle { get; private set; }
 
     private async Task RunPostedCommandsAsync(CancellationToken cancellationToken)
     {

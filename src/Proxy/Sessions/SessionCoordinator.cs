@@ -98,35 +98,84 @@ internal sealed class ParkedSession
 
     public Task Arrived => _arrived.Task;
 
-    /// <summary>The posted command: signals arrival, then runs instructions until released.</summary>
+    /// <summary>
+    /// The posted command: signals arrival, then runs instructions until released. A session that
+    /// was waiting for its client leaves the park as soon as the client sends something: the
+    /// closed gate still holds any transaction it would start, and a client may be blocked on
+    /// work the pause allows (pgbench -C -M prepared opens a connection and prepares on it with
+    /// blocking calls from the thread that drives its other clients, whose open transactions
+    /// the pause waits for). Such a session joins a node at its next boundary instead.
+    /// </summary>
     public Task Park(CancellationToken cancellationToken) => Session.RunAtBoundaryAsync(async (session, token) =>
     {
         _arrived.TrySetResult();
-        await foreach (var (work, done) in _instructions.Reader.ReadAllAsync(token))
+        var clientSpoke = session.ClientDataWhileIdle;
+        while (true)
         {
-            if (work is null)
+            var instruction = _instructions.Reader.WaitToReadAsync(token).AsTask();
+            if (clientSpoke is not null && !instruction.IsCompleted)
             {
-                await session.DiscardPreparedJoinAsync(); // a join prepared for a recovery that failed
-                done.TrySetResult();
+                await Task.WhenAny(instruction, clientSpoke);
+            }
+
+            if (clientSpoke is not null && !instruction.IsCompleted)
+            {
+                _instructions.Writer.TryComplete();
+                while (_instructions.Reader.TryRead(out var queued))
+                {
+                    if (!await RunInstructionAsync(session, queued, token))
+                    {
+                        return;
+                    }
+                }
+
+                await session.DiscardPreparedJoinAsync(); // the session connects at its boundary instead
                 return;
             }
 
-            try
+            if (!await instruction)
             {
-                await work(session, token);
-                done.TrySetResult();
+                return;
             }
-            catch (SessionTerminatedException e)
+
+            while (_instructions.Reader.TryRead(out var next))
             {
-                done.TrySetResult();
-                throw new SessionTerminatedException(e.SqlState, e.Message, e.Detail);
-            }
-            catch (Exception e)
-            {
-                done.TrySetException(e);
+                if (!await RunInstructionAsync(session, next, token))
+                {
+                    return;
+                }
             }
         }
     }, cancellationToken);
+
+    /// <summary>Runs one instruction; false once released (the null instruction).</summary>
+    private static async Task<bool> RunInstructionAsync(ClientSession session, (Func<ClientSession, CancellationToken, Task>? Work, TaskCompletionSource Done) instruction, CancellationToken cancellationToken)
+    {
+        var (work, done) = instruction;
+        if (work is null)
+        {
+            await session.DiscardPreparedJoinAsync(); // a join prepared for a recovery that failed
+            done.TrySetResult();
+            return false;
+        }
+
+        try
+        {
+            await work(session, cancellationToken);
+            done.TrySetResult();
+        }
+        catch (SessionTerminatedException e)
+        {
+            done.TrySetResult();
+            throw new SessionTerminatedException(e.SqlState, e.Message, e.Detail);
+        }
+        catch (Exception e)
+        {
+            done.TrySetException(e);
+        }
+
+        return true;
+    }
 
     public async Task RunAsync(Func<ClientSession, CancellationToken, Task> work, CancellationToken cancellationToken)
     {

@@ -41,26 +41,40 @@ public sealed class PauseTests(ProxyFixture proxy) : IAsyncLifetime
         Assert.Contains(after, m => m.Type == 'D' && m.Text.Contains("after the pause", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task ClientConnectingDuringThePause_PreparesAtOnce_ButItsExecuteWaitsForTheResume()
+    [Theory]
+    // Connected before the pause and idle at it (so parked): pgbench -C -M prepared prepares on a
+    // connection it has just opened with a blocking call, and the pause can start in between.
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ClientDuringThePause_PreparesAtOnce_ButItsExecuteWaitsForTheResume(bool connectedBefore)
     {
         var coordinator = proxy.Host.Services.GetRequiredService<SessionCoordinator>();
-        var parked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var pause = coordinator.RunPausedAsync(async (_, _) =>
+        await using var client = new RawClient(proxy.Host.Services.GetRequiredService<ProxyServer>());
+        if (connectedBefore)
         {
-            parked.TrySetResult();
+            await client.ConnectAsync();
+        }
+
+        var parked = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pause = coordinator.RunPausedAsync(async (paused, _) =>
+        {
+            parked.TrySetResult(paused.SessionCount);
             await release.Task;
         }, TimeSpan.FromSeconds(20), PauseTimeoutAction.Abort, CancellationToken.None);
-        await using var client = new RawClient(proxy.Host.Services.GetRequiredService<ProxyServer>());
         Task<List<(char Type, string Text)>> executed;
         try
         {
-            await parked.Task.WaitAsync(TimeSpan.FromSeconds(15));
+            var parkedSessions = await parked.Task.WaitAsync(TimeSpan.FromSeconds(15));
+            Assert.True(!connectedBefore || parkedSessions >= 1, "the idle session was parked");
 
-            // pgbench 15 -M prepared: a blocking PQprepare (Parse, Sync) on a connection opened during
-            // the pause, from the thread that drives other clients. It must not wait for the resume.
-            await client.ConnectAsync();
+            // pgbench 15 -M prepared: a blocking PQprepare (Parse, Sync) from the thread that drives
+            // other clients, whose transactions the pause waits for. It must not wait for the resume.
+            if (!connectedBefore)
+            {
+                await client.ConnectAsync();
+            }
+
             await client.SendAsync([
                 .. RawClient.Message('P', RawClient.CString("s1"), RawClient.CString("SELECT $1::int + 1"), RawClient.Int16(0)),
                 .. RawClient.Message('D', [(byte)'S'], RawClient.CString("s1")),
