@@ -118,22 +118,12 @@ internal sealed class ParkedSession
                 await Task.WhenAny(instruction, clientSpoke);
             }
 
-            if (clientSpoke is not null && !instruction.IsCompleted)
+            var leaving = clientSpoke is not null && !instruction.IsCompleted;
+            if (leaving)
             {
-                _instructions.Writer.TryComplete();
-                while (_instructions.Reader.TryRead(out var queued))
-                {
-                    if (!await RunInstructionAsync(session, queued, token))
-                    {
-                        return;
-                    }
-                }
-
-                await session.DiscardPreparedJoinAsync(); // the session connects at its boundary instead
-                return;
+                _instructions.Writer.TryComplete(); // from now on RunAsync says the session is no longer parked
             }
-
-            if (!await instruction)
+            else if (!await instruction)
             {
                 return;
             }
@@ -144,6 +134,12 @@ internal sealed class ParkedSession
                 {
                     return;
                 }
+            }
+
+            if (leaving)
+            {
+                await session.DiscardPreparedJoinAsync(); // the session connects at its boundary instead
+                return;
             }
         }
     }, cancellationToken);
