@@ -136,16 +136,7 @@ public sealed partial class ClientSession
             || (request.Order == ReplicationOrder.MainFirst && (_transactionStatus == 'I' || request.MayCommit));
         if (recordCommit && _context.Journal is { } journal && MainBackend is { } main)
         {
-            var others = UInt128.Zero;
-            foreach (var backend in LiveBackends())
-            {
-                if (backend != main)
-                {
-                    others |= UInt128.One << backend.NodeId;
-                }
-            }
-
-            journal.Begin(_journalSlot, main.NodeId, others);
+            journal.Begin(_journalSlot, main.NodeId, LiveMask() & ~(UInt128.One << main.NodeId));
         }
 
         try
