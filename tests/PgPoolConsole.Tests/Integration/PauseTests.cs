@@ -11,22 +11,28 @@ public sealed class PauseTests(ProxyFixture proxy) : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 
+    /// <summary>Pauses the cluster until <c>Release</c> is set; <c>Parked</c> gives how many sessions the pause holds.</summary>
+    private (Task Pause, TaskCompletionSource<int> Parked, TaskCompletionSource Release) HoldPause()
+    {
+        var parked = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pause = proxy.Host.Services.GetRequiredService<SessionCoordinator>().RunPausedAsync(async (paused, _) =>
+        {
+            parked.TrySetResult(paused.SessionCount);
+            await release.Task;
+        }, TimeSpan.FromSeconds(20), PauseTimeoutAction.Abort, CancellationToken.None);
+        return (pause, parked, release);
+    }
+
     [Fact]
     public async Task ClientWhoseNextTransactionIsAlreadyBuffered_IsParkedAtTheBoundary_AndItsWorkRunsAfterTheResume()
     {
-        var coordinator = proxy.Host.Services.GetRequiredService<SessionCoordinator>();
         await using var client = new RawClient(proxy.Host.Services.GetRequiredService<ProxyServer>());
         await client.ConnectAsync();
         await client.SendAsync(RawClient.Query("BEGIN"));
         await client.ReadUntilReadyAsync();
 
-        var parked = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var pause = coordinator.RunPausedAsync(async (paused, _) =>
-        {
-            parked.TrySetResult(paused.SessionCount);
-            await release.Task;
-        }, TimeSpan.FromSeconds(20), PauseTimeoutAction.Abort, CancellationToken.None);
+        var (pause, parked, release) = HoldPause();
 
         // The transaction's end and the next transaction arrive together, as from a busy client:
         // the session must park after COMMIT, before starting the buffered work.
@@ -48,20 +54,13 @@ public sealed class PauseTests(ProxyFixture proxy) : IAsyncLifetime
     [InlineData(false)]
     public async Task ClientDuringThePause_PreparesAtOnce_ButItsExecuteWaitsForTheResume(bool connectedBefore)
     {
-        var coordinator = proxy.Host.Services.GetRequiredService<SessionCoordinator>();
         await using var client = new RawClient(proxy.Host.Services.GetRequiredService<ProxyServer>());
         if (connectedBefore)
         {
             await client.ConnectAsync();
         }
 
-        var parked = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var pause = coordinator.RunPausedAsync(async (paused, _) =>
-        {
-            parked.TrySetResult(paused.SessionCount);
-            await release.Task;
-        }, TimeSpan.FromSeconds(20), PauseTimeoutAction.Abort, CancellationToken.None);
+        var (pause, parked, release) = HoldPause();
         Task<List<(char Type, string Text)>> executed;
         try
         {
