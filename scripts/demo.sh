@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs PgPoolConsole in the foreground on a local two-node PostgreSQL 15 cluster that it creates
-# under .demo/ on the first run (and reuses afterwards). Ctrl-C stops it.
+# Runs PgPoolConsole in the foreground on a local PostgreSQL 15 cluster (two nodes unless --nodes N)
+# that it creates under .demo/ (or the folder given) on the first run and reuses afterwards.
+# Ctrl-C stops it. Options: scripts/demo.sh --help.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-prerequisites.sh --demo

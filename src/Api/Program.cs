@@ -58,5 +58,16 @@ public static class Program
             await Console.Error.WriteLineAsync($"pgpoolconsole: {e.Message}");
             return 2;
         }
+        catch (ProductStartException e)
+        {
+            await Console.Error.WriteLineAsync($"pgpoolconsole: {e.Message}");
+            return 1;
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            // Kestrel's "Failed to bind to address http://127.0.0.1:9999: address already in use."
+            await Console.Error.WriteLineAsync($"pgpoolconsole: could not listen: {e.Message}");
+            return 1;
+        }
     }
 }

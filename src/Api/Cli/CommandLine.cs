@@ -141,6 +141,12 @@ public sealed class CommandLine
         ("-a", "--hba-file", (c, v) => c.HbaFile = v),
     ];
 
+    /// <summary>Splits each <c>--name=value</c> into <c>--name</c> and <c>value</c>, as getopt reads them.</summary>
+    public static List<string> SplitLongOptions(IEnumerable<string> arguments) =>
+        arguments.SelectMany(a => a.StartsWith("--", StringComparison.Ordinal) && a.IndexOf('=', StringComparison.Ordinal) is > 2 and var at
+            ? new[] { a[..at], a[(at + 1)..] }
+            : [a]).ToList();
+
     private static string Value(IReadOnlyList<string> args, ref int i, string option)
     {
         if (i + 1 >= args.Count)
@@ -161,7 +167,7 @@ public sealed class CommandLine
           pgpoolconsole md5 [ -p | PASSWORD ]          print the md5 of a password for pcp.conf (pg_md5)
           pgpoolconsole [ -f CONFIG_FILE ] passwd [ --scram | --md5 | --aes | --text ] -u USER [ -p | PASSWORD ]
                                                      add or update a user in pool_passwd (pg_md5 -m / pg_enc -m)
-          pgpoolconsole demo                          create (first time) and run a local two-node demo cluster
+          pgpoolconsole demo [ FOLDER ]               create (first time) and run a local demo cluster (demo --help)
           pgpoolconsole pcp TOOL [ pcp options ]       run a PCP command (node-info, attach-node, recovery-node, ...)
           pgpoolconsole recover NODE_ID                online recovery of a node through the running instance
           pgpoolconsole verify [ -d DB ]... [ TABLE ... ] compare table contents on every node (verify --help)

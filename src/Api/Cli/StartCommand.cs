@@ -14,21 +14,7 @@ internal static class StartCommand
         }
 
         await using var host = ProductHost.Create(commandLine);
-        try
-        {
-            await host.RunAsync();
-        }
-        catch (InvalidOperationException e) when (e.Message.Contains("pid file", StringComparison.Ordinal))
-        {
-            await Console.Error.WriteLineAsync($"pgpoolconsole: {e.Message}");
-            return 1;
-        }
-        catch (IOException e) when (e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
-        {
-            await Console.Error.WriteLineAsync($"pgpoolconsole: could not listen: {e.Message}");
-            return 1;
-        }
-
+        await host.RunAsync();
         return 0;
     }
 

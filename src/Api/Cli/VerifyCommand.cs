@@ -28,10 +28,7 @@ internal static class VerifyCommand
         var databases = new List<string>();
         var tables = new List<string>();
         var chunkRows = 10000;
-        // --name=value is read as --name value, as getopt does.
-        var arguments = commandLine.Arguments.SelectMany(a => a.StartsWith("--", StringComparison.Ordinal) && a.IndexOf('=', StringComparison.Ordinal) is > 2 and var at
-            ? new[] { a[..at], a[(at + 1)..] }
-            : [a]).ToList();
+        var arguments = CommandLine.SplitLongOptions(commandLine.Arguments);
         for (var i = 0; i < arguments.Count; i++)
         {
             var argument = arguments[i];

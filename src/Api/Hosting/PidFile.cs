@@ -24,13 +24,19 @@ internal sealed class PidFile(string path) : IDisposable
         return Signals.IsAlive(pid) ? pid : null;
     }
 
-    /// <summary>Writes this process's pid; fails when another live instance owns the file.</summary>
-    public void Create()
+    /// <summary>Fails when another live instance owns the file.</summary>
+    public void ThrowIfOwnedByAnother()
     {
         if (ReadRunningPid() is { } other && other != Environment.ProcessId)
         {
-            throw new InvalidOperationException($"pid file \"{Path}\" names a running process ({other}): is pgpoolconsole already running?");
+            throw new ProductStartException($"pid file \"{Path}\" names a running process ({other}): is pgpoolconsole already running?");
         }
+    }
+
+    /// <summary>Writes this process's pid; fails when another live instance owns the file.</summary>
+    public void Create()
+    {
+        ThrowIfOwnedByAnother();
 
         var directory = System.IO.Path.GetDirectoryName(Path);
         if (!string.IsNullOrEmpty(directory))

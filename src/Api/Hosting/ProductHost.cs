@@ -78,6 +78,9 @@ public sealed partial class ProductHost : IAsyncDisposable
         var optionsHolder = new OptionsHolder(options);
         var security = new ClientSecurityHolder(ClientSecurity.Load(options, configuration.Directory, commandLine.HbaFile));
         var timeProvider = TimeProvider.System;
+        var pidFile = string.IsNullOrEmpty(options.PidFileName) ? null : new PidFile(options.PidFileName);
+        // Before anything is touched (-D's status file, the commit journal, stale sockets): they belong to the running instance.
+        pidFile?.ThrowIfOwnedByAnother();
         var statusFile = new NodeStatusFile(Path.Combine(options.Logdir, "pgpool_status"));
         if (commandLine.DiscardStatus)
         {
@@ -85,13 +88,7 @@ public sealed partial class ProductHost : IAsyncDisposable
             // -D would still see the old statuses until some node changes.
             File.Delete(statusFile.Path);
         }
-        var pidFile = string.IsNullOrEmpty(options.PidFileName) ? null : new PidFile(options.PidFileName);
-        // The journal of commits in flight belongs to the running instance: a second start that will
-        // fail on the pid file must not read or reset it.
-        IReadOnlyList<InDoubtCommit> cutCommits = [];
-        var journal = pidFile?.ReadRunningPid() is null
-            ? CommitJournal.Open(Path.Combine(options.Logdir, "pgpoolconsole_commits"), Math.Max(options.NumInitChildren * 2, 16), out cutCommits)
-            : null;
+        var journal = CommitJournal.Open(Path.Combine(options.Logdir, "pgpoolconsole_commits"), Math.Max(options.NumInitChildren * 2, 16), out var cutCommits);
         // -D attaches every node, as its user asks: the cut commits are then only reported.
         var store = new ClusterStateStore(InitialNodes(options, configuration.Directory, statusFile, commandLine.DiscardStatus, commandLine.DiscardStatus ? [] : cutCommits, timeProvider), timeProvider);
         if (cutCommits.Count > 0 && !commandLine.DiscardStatus)
@@ -107,6 +104,8 @@ public sealed partial class ProductHost : IAsyncDisposable
             () => optionsHolder.Current.LogLinePrefix,
             () => commandLine.Debug ? 0 : PgpoolLogLine.RankOfSetting(optionsHolder.Current.LogMinMessages)));
         builder.Logging.AddProvider(new EventLogLoggerProvider(store.Log, () => commandLine.Debug ? LogLevel.Debug : LogLevel.Information));
+        // A failed start (an address in use) is reported once by Program, as a message, not as the host's stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
         var services = builder.Services;
         services.AddSingleton(commandLine);
@@ -145,10 +144,7 @@ public sealed partial class ProductHost : IAsyncDisposable
             Version = VersionInfo.Text,
             Journal = journal,
         });
-        if (journal is not null)
-        {
-            services.AddSingleton(journal); // disposed with the host
-        }
+        services.AddSingleton(journal); // disposed with the host
 
         services.AddSingleton<ProxyServer>();
         services.AddSingleton<SessionCoordinator>();

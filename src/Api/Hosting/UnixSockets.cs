@@ -80,7 +80,7 @@ internal static class UnixSockets
             return;
         }
 
-        throw new IOException($"another process is listening on {path}: address already in use");
+        throw new ProductStartException($"could not listen on \"{path}\": another process is listening there (address already in use)");
     }
 
     /// <summary>Like pgpool (chmod 0777): any OS user may connect; pool_hba.conf's local lines decide who gets in.</summary>

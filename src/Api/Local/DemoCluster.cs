@@ -107,26 +107,24 @@ public sealed class DemoCluster
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var folder = Path.GetFullPath(options.Folder);
-        await OsUser.CreateDirectoryForPostgresAsync(folder, cancellationToken: cancellationToken);
+        var nodeOptions = Enumerable.Range(0, options.NodePorts.Count).Select(i => NodeOptions(options, folder, i)).ToArray();
+        var toCreate = nodeOptions.Where(o => !PostgresInstance.Exists(o)).ToArray();
+        foreach (var node in toCreate)
+        {
+            ThrowIfPortTaken(node.Port, node.Name); // before anything is written, so a refused start leaves nothing behind
+        }
 
+        await OsUser.CreateDirectoryForPostgresAsync(folder, cancellationToken: cancellationToken);
         var detached = ReadDetachedNodes(StatusFileIn(folder), options.NodePorts.Count);
-        var created = false;
-        var nodes = new PostgresInstance[options.NodePorts.Count];
+        var nodes = new PostgresInstance[nodeOptions.Length];
         for (var i = 0; i < nodes.Length; i++)
         {
-            var nodeOptions = NodeOptions(options, folder, i);
-            if (PostgresInstance.Exists(nodeOptions))
-            {
-                // Reuse: the port on file wins, so an existing pgpool.conf stays right.
-                nodes[i] = await PostgresInstance.OpenAsync(nodeOptions with { Port = 0 }, cancellationToken);
-            }
-            else
-            {
-                ThrowIfPortTaken(options.NodePorts[i], $"node{i}");
-                nodes[i] = await PostgresInstance.CreateAsync(nodeOptions, cancellationToken);
-                created = true;
-            }
+            nodes[i] = toCreate.Contains(nodeOptions[i])
+                ? await PostgresInstance.CreateAsync(nodeOptions[i], cancellationToken)
+                : await PostgresInstance.OpenAsync(nodeOptions[i] with { Port = 0 }, cancellationToken); // the port on file wins, so an existing pgpool.conf stays right
         }
+
+        var created = toCreate.Length > 0;
 
         for (var i = 0; i < nodes.Length; i++)
         {
@@ -203,7 +201,7 @@ public sealed class DemoCluster
         if (!LocalPorts.IsFree(port))
         {
             throw new InvalidOperationException(
-                $"Port {port} on 127.0.0.1, wanted by demo {node}, is in use by another program. Stop it or choose other node ports.");
+                $"Port {port} on 127.0.0.1, wanted by demo {node}, is in use by another program. Stop it, or create the demo in a new folder with other ports (pgpoolconsole demo --help).");
         }
     }
 

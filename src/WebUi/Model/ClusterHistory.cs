@@ -88,9 +88,16 @@ public sealed class ClusterHistory : BackgroundService
     {
         using var timer = new PeriodicTimer(_interval, _store.TimeProvider);
         Sample();
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        try
         {
-            Sample();
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                Sample();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping, also when the host failed to start (the host would log this as a failure then).
         }
     }
 

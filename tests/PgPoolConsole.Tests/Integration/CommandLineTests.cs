@@ -275,6 +275,160 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SecondStartWithTheSameConfig_IsRefusedByThePidFile_AndTheRunningOneKeepsItsSocket()
+    {
+        await using var product = await StartInForegroundAsync("");
+        var socket = _directory.Combine($".s.PGSQL.{product.ProxyPort.ToString(CultureInfo.InvariantCulture)}");
+        await Eventually.TrueAsync(() => File.Exists(socket), TimeSpan.FromSeconds(10), "the proxy listens on its Unix-domain socket");
+
+        var second = await RunAsync("-n", "-f", product.Config);
+
+        Assert.Equal(1, second.ExitCode);
+        Assert.Contains($"pgpoolconsole: pid file \"{_directory.Path}/pgpool.pid\" names a running process ({product.Process.Id.ToString(CultureInfo.InvariantCulture)}): is pgpoolconsole already running?", second.StandardError);
+        Assert.DoesNotContain("   at ", second.StandardError); // a message, not a stack trace
+        Assert.False(product.Process.HasExited);
+        Assert.True(File.Exists(socket), "the running instance keeps its socket");
+    }
+
+    [Fact]
+    public async Task PortInUse_StopsStartUp_WithOneMessageNamingTheAddress()
+    {
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture);
+        var config = WriteConfig($"listen_addresses = '127.0.0.1'\nport = {port}\npcp_port = {LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture)}\nsocket_dir = ''\npcp_socket_dir = ''\nbackend_hostname0 = '127.0.0.1'\nlogdir = '{_directory.Path}'\npid_file_name = '{_directory.Path}/pgpool.pid'\n");
+
+        var result = await RunAsync("-n", "-f", config, "--urls", $"http://127.0.0.1:{LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture)}");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"pgpoolconsole: could not listen: Failed to bind to address http://127.0.0.1:{port}: address already in use.", result.StandardError);
+        Assert.DoesNotContain("   at ", result.StandardError);
+        Assert.False(File.Exists(_directory.Combine("pgpool.pid")));
+    }
+
+    [Fact]
+    public async Task UnixSocketInUse_StopsStartUp_WithAMessageNamingIt()
+    {
+        var port = LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture);
+        var path = _directory.Combine($".s.PGSQL.{port}");
+        using var holder = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        holder.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        holder.Listen();
+        var config = WriteConfig($"listen_addresses = '127.0.0.1'\nport = {port}\nsocket_dir = '{_directory.Path}'\npcp_socket_dir = ''\nbackend_hostname0 = '127.0.0.1'\nlogdir = '{_directory.Path}'\npid_file_name = '{_directory.Path}/pgpool.pid'\n");
+
+        var result = await RunAsync("-n", "-f", config);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"pgpoolconsole: could not listen on \"{path}\": another process is listening there (address already in use)", result.StandardError);
+        Assert.DoesNotContain("   at ", result.StandardError);
+    }
+
+    [Fact]
+    public async Task DemoHelp_PrintsTheDemoOptions_AndCreatesNothing()
+    {
+        var folder = _directory.Combine("demo");
+
+        var result = await RunAsync("demo", folder, "--help");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("--node-ports=PORT,PORT...", result.StandardOutput);
+        Assert.False(Directory.Exists(folder));
+    }
+
+    [Theory]
+    [InlineData("--bogus", "demo: unknown option \"--bogus\"")]
+    [InlineData("--nodes=0", "demo: --nodes takes a number from 1 to 16, not \"0\"")]
+    [InlineData("--nodes=2 --node-ports=7001,7002,7003", "demo: --nodes 2 but --node-ports names 3 port(s)")]
+    [InlineData("--node-ports=7001,7001", "demo: The demo's node, proxy, PCP and dashboard ports must all differ.")]
+    [InlineData("--port", "demo: option --port requires a value")]
+    public async Task DemoWithBadOptions_IsRefused_NamingTheOption(string options, string error)
+    {
+        var folder = _directory.Combine("demo");
+
+        var result = await RunAsync(["demo", folder, .. options.Split(' ')]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"pgpoolconsole: {error}", result.StandardError);
+        Assert.False(Directory.Exists(folder));
+    }
+
+    [Fact]
+    public async Task DemoWithANodePortInUse_SaysWhich_AndCreatesNothing()
+    {
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        var taken = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture);
+        var folder = _directory.Combine("demo");
+
+        var result = await RunAsync("demo", folder, "--node-ports", $"{LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture)},{taken}");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"Port {taken} on 127.0.0.1, wanted by demo node1, is in use by another program.", result.StandardError);
+        Assert.DoesNotContain("   at ", result.StandardError);
+        Assert.False(Directory.Exists(folder));
+    }
+
+    [Fact]
+    public async Task DemoWithThreeNodes_ReplicatesToAllThree_AndStopStopsTheNodes()
+    {
+        var folder = _directory.Combine("demo");
+        int[] nodePorts = [LocalPorts.GetFreePort(), LocalPorts.GetFreePort(), LocalPorts.GetFreePort()];
+        var proxyPort = LocalPorts.GetFreePort();
+        var startInfo = new ProcessStartInfo("dotnet",
+        [
+            Executable, "demo", folder, "--nodes", "3", "--node-ports", string.Join(',', nodePorts),
+            $"--port={proxyPort.ToString(CultureInfo.InvariantCulture)}", "--pcp-port", LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture),
+            "--urls", $"http://127.0.0.1:{LocalPorts.GetFreePort().ToString(CultureInfo.InvariantCulture)}",
+        ])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var demo = Process.Start(startInfo)!;
+        var output = new System.Text.StringBuilder();
+        demo.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        demo.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        demo.BeginOutputReadLine();
+        demo.BeginErrorReadLine();
+        string Output() { lock (output) { return output.ToString(); } }
+        try
+        {
+            await Eventually.TrueAsync(() => demo.HasExited || !LocalPorts.IsFree(proxyPort), TimeSpan.FromSeconds(120), "the demo's proxy listens");
+            Assert.False(demo.HasExited, Output());
+
+            var nodes = (await Psql.RunAsync("127.0.0.1", proxyPort, "postgres", "postgres", "SHOW pool_nodes")).EnsureSuccess().StandardOutput;
+            Assert.Equal(3, nodes.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+            (await Psql.RunAsync("127.0.0.1", proxyPort, "postgres", "postgres", "CREATE TABLE three (id int)", "INSERT INTO three VALUES (1), (2)")).EnsureSuccess();
+            foreach (var port in nodePorts)
+            {
+                Assert.Equal("2", (await Psql.RunAsync("127.0.0.1", port, "postgres", "postgres", "SELECT count(*) FROM three")).EnsureSuccess().StandardOutput.Trim());
+            }
+
+            var stop = await RunAsync("-f", Path.Combine(folder, "pgpool.conf"), "stop", "-m", "fast");
+
+            Assert.Equal(0, stop.ExitCode);
+            Assert.True(demo.WaitForExit(TimeSpan.FromSeconds(60)), Output());
+            Assert.Equal(0, demo.ExitCode);
+            Assert.All(nodePorts, port => Assert.True(LocalPorts.IsFree(port), $"node on {port} stopped with the demo"));
+        }
+        finally
+        {
+            if (!demo.HasExited)
+            {
+                demo.Kill(entireProcessTree: true);
+            }
+
+            foreach (var node in Directory.Exists(folder) ? Directory.GetDirectories(folder, "node*") : [])
+            {
+                if (File.Exists(Path.Combine(node, "postmaster.pid")))
+                {
+                    await ProcessRunner.RunAsync("runuser", ["-u", "postgres", "--", PostgresBinaries.Get("pg_ctl"), "-D", node, "stop", "-m", "immediate"]);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public async Task Stop_WhenNothingRuns_SaysSo()
     {
         var config = WriteConfig($"backend_hostname0 = '127.0.0.1'\npid_file_name = '{_directory.Path}/none.pid'\n");
