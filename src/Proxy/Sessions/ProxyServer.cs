@@ -182,7 +182,11 @@ public sealed partial class ProxyServer : IDisposable
         }
 
         // Like pgpool's listen queue: wait for a session to end.
-        Interlocked.Increment(ref _waiting);
+        if (Interlocked.Increment(ref _waiting) == 1)
+        {
+            LogAllSlotsBusy(_logger, _slotCount); // once per burst: a client that seems to hang otherwise leaves no trace
+        }
+
         try
         {
             await _slots.WaitAsync(cancellationToken);
@@ -235,6 +239,9 @@ public sealed partial class ProxyServer : IDisposable
 
     [LoggerMessage(EventId = 1105, Level = LogLevel.Warning, Message = "TLS handshake with client {Client} failed: {Reason}")]
     private static partial void LogTlsFailed(ILogger logger, string client, string reason);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Warning, Message = "all {Slots} session slots (num_init_children) are in use: new clients wait for a session to end (raise num_init_children, or set reserved_connections to refuse them instead)")]
+    private static partial void LogAllSlotsBusy(ILogger logger, int slots);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Debug, Message = "pid {Pid}: cancel request received")]
     private static partial void LogCancel(ILogger logger, int pid);

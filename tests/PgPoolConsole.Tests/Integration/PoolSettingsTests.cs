@@ -27,6 +27,7 @@ public sealed class PoolSettingsTests(SmallPoolFixture proxy) : IClassFixture<Sm
         var third = OpenAsync();
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.False(third.IsCompleted, "a third client must wait while both slots are taken");
+        Assert.Contains(proxy.Host.Store.Log.Query(text: "session slots"), e => e.Message == "all 2 session slots (num_init_children) are in use: new clients wait for a session to end (raise num_init_children, or set reserved_connections to refuse them instead)");
 
         await first.CloseAsync();
         await using var connected = await third.WaitAsync(TimeSpan.FromSeconds(10));
