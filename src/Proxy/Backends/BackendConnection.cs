@@ -43,7 +43,7 @@ public sealed class BackendConnection : IAsyncDisposable
         _socket = socket;
         _stream = stream;
         Reader = new PgMessageReader(PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 32 * 1024, minimumReadSize: 4096, leaveOpen: true)), maxMessageLength, $"backend node {endpoint.NodeId}");
-        _writer = new DeferredBeginWriter(PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 8192, leaveOpen: true)));
+        _writer = new DeferredBeginWriter(PipeWriter.Create(stream is SslStream ? new WholeRecordStream(stream) : stream, new StreamPipeWriterOptions(minimumBufferSize: 8192, leaveOpen: true)));
         CreatedAt = Stopwatch.GetTimestamp();
         LastUsedAt = CreatedAt;
     }

@@ -7,7 +7,7 @@ namespace PgPoolConsole.Proxy.Security;
 /// can run over the bytes that follow a PostgreSQL SSLRequest. Disposing it completes neither pipe
 /// (the transport's owner does that).
 /// </summary>
-internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
+public sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
 {
     private readonly Stream _input = transport.Input.AsStream(leaveOpen: true);
     private readonly Stream _output = transport.Output.AsStream(leaveOpen: true);

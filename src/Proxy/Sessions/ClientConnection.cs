@@ -18,6 +18,7 @@ public sealed class ClientConnection : IAsyncDisposable
 
     private readonly IDuplexPipe _transport;
     private SslStream? _tls;
+    private WholeRecordStream? _tlsOutput;
     private PipeReader? _tlsReader;
     private PipeWriter? _tlsWriter;
 
@@ -66,8 +67,9 @@ public sealed class ClientConnection : IAsyncDisposable
         }
 
         _tls = stream;
+        _tlsOutput = new WholeRecordStream(stream);
         _tlsReader = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
-        _tlsWriter = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+        _tlsWriter = PipeWriter.Create(_tlsOutput, new StreamPipeWriterOptions(leaveOpen: true));
         Reader = new PgMessageReader(_tlsReader, Reader.MaxMessageLength, "client");
         Output = _tlsWriter;
     }
@@ -88,8 +90,11 @@ public sealed class ClientConnection : IAsyncDisposable
             try
             {
                 await _tlsWriter!.CompleteAsync();
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await _tls.ShutdownAsync().WaitAsync(timeout.Token);
+                if (!_tlsOutput!.IsCut)
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                    await _tls.ShutdownAsync().WaitAsync(timeout.Token);
+                }
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
             {
