@@ -13,11 +13,16 @@ namespace PgPoolConsole.Api.Hosting;
 public sealed partial class ShutdownCoordinator : IDisposable
 {
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger _logger;
     private readonly CancellationTokenSource _sessions = new();
     private readonly List<PosixSignalRegistration> _registrations = [];
     private int _requested = -1;
 
-    public ShutdownCoordinator(IHostApplicationLifetime lifetime) => _lifetime = lifetime;
+    public ShutdownCoordinator(IHostApplicationLifetime lifetime, ILogger<ShutdownCoordinator> logger)
+    {
+        _lifetime = lifetime;
+        _logger = logger;
+    }
 
     /// <summary>Cancelled when sessions must end now (fast or immediate shutdown).</summary>
     public CancellationToken SessionsAborted => _sessions.Token;
@@ -41,6 +46,11 @@ public sealed partial class ShutdownCoordinator : IDisposable
     {
         // A later, harder request wins (smart, then fast, then immediate).
         var previous = Interlocked.Exchange(ref _requested, Math.Max(_requested, (int)mode));
+        if (previous < (int)mode)
+        {
+            LogShutdownRequest(_logger, mode.ToString().ToLowerInvariant()); // pgpool-II's words
+        }
+
         if (mode >= ShutdownMode.Fast)
         {
             _sessions.Cancel();
@@ -60,6 +70,9 @@ public sealed partial class ShutdownCoordinator : IDisposable
             _lifetime.StopApplication();
         }
     }
+
+    [LoggerMessage(EventId = 5401, Level = LogLevel.Information, Message = "received {Mode} shutdown request")]
+    private static partial void LogShutdownRequest(ILogger logger, string mode);
 
     public void Dispose()
     {

@@ -87,6 +87,10 @@ public sealed partial class ClientSession
     private BackendConnection? _readClockOn;
     private bool _clockReadAbortedTransaction;
 
+    // While a write inside a transaction runs, a fast shutdown cancels it on every node (CancelForShutdown) and sets the flag.
+    private CancellationTokenRegistration _shutdownWindow;
+    private volatile bool _cancelledForShutdown;
+
     private NodeResult ResultFor(BackendConnection backend) => Slot(ref _results, backend);
 
     private NodeResult ControlResultFor(BackendConnection backend) => Slot(ref _controlResults, backend);
@@ -123,6 +127,7 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task<ReplicationOutcome> ExecuteReplicatedAsync(ReplicatedRequest request, CancellationToken cancellationToken)
     {
+        var sessionToken = cancellationToken;
         if (request.Order != ReplicationOrder.Parallel)
         {
             // A fast shutdown ends sessions at once, but not in the middle of a write or a transaction
@@ -130,6 +135,13 @@ public sealed partial class ClientSession
             // on every node first; the session ends right after.
             cancellationToken = CancellationToken.None;
         }
+
+        // A write inside a transaction (the client's, or ours around an autocommit write) commits
+        // nothing until that transaction ends: a fast shutdown may cancel it on every node, and
+        // the session's end rolls it back everywhere. A commit, or a statement that cannot run in
+        // a transaction block, still runs to its end.
+        var cancellableByShutdown = request.Order == ReplicationOrder.MainFirst && !request.MayCommit && (request.WrapInTransaction || _transactionStatus != 'I');
+        _shutdownWindow = cancellableByShutdown ? sessionToken.UnsafeRegister(static session => ((ClientSession)session!).CancelForShutdown(), this) : default;
 
         // A commit is recorded while it is on some nodes and not yet on all (see CommitJournal).
         var recordCommit = request.Order == ReplicationOrder.MainLast
@@ -145,6 +157,7 @@ public sealed partial class ClientSession
         }
         finally
         {
+            _shutdownWindow.Dispose();
             if (recordCommit)
             {
                 _context.Journal?.End(_journalSlot);
@@ -170,6 +183,11 @@ public sealed partial class ClientSession
         {
             _readClockOn = null;
         }
+
+        // The window closes before anything can commit (our wrapper's COMMIT below): Dispose waits
+        // for a cancellation already running, so a cancel sent by it never meets a COMMIT.
+        _shutdownWindow.Dispose();
+        ThrowIfCancelledForShutdown();
 
         if (_clockReadAbortedTransaction)
         {
@@ -255,6 +273,12 @@ public sealed partial class ClientSession
             return outcome;
         }
 
+        if (_cancelledForShutdown)
+        {
+            outcome.SkippedOthers = true; // the session ends before the answer is used
+            return outcome;
+        }
+
         if (main.FirstError is { } error && IsNonDeterministicError(error))
         {
             // Deadlock, serialization failure or cancel: the other nodes would not fail the same
@@ -267,6 +291,20 @@ public sealed partial class ClientSession
         others.Remove(main.Backend);
         outcome.Results.AddRange(await RunEverywhereAsync(others, request, cancellationToken, watchLockWaits: true));
         return outcome;
+    }
+
+    private void CancelForShutdown()
+    {
+        _cancelledForShutdown = true;
+        _ = CancelAsync(CancellationToken.None); // best effort: a statement not cancelled runs to its end, as before
+    }
+
+    private void ThrowIfCancelledForShutdown()
+    {
+        if (_cancelledForShutdown)
+        {
+            throw new SessionTerminatedException("57P01", "terminating connection due to administrator command", "fast shutdown: the running statement was cancelled on every node and its transaction rolled back");
+        }
     }
 
     /// <summary>Every node but the main one first, then the main node (transaction end).</summary>

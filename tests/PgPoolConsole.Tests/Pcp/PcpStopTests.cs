@@ -177,6 +177,48 @@ public sealed class PcpStopTests(PcpFixture fixture) : IAsyncLifetime
         Assert.DoesNotContain(" down ", (await NodeInfoAsync(restarted, 1)).StandardOutput, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StopFast_DuringALongWrite_CancelsItOnEveryNode_AndCommitsNothing(bool inClientTransaction)
+    {
+        var database = await fixture.CreateDatabaseAsync(inClientTransaction ? "longtx" : "longwrite");
+        (await fixture.PsqlAsync(database, "CREATE TABLE long_write (n int)")).EnsureSuccess();
+        using var product = await StartProductAsync();
+        await using var session = new NpgsqlConnection($"Host=127.0.0.1;Port={product.ProxyPort.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database={database};Pooling=false;Include Error Detail=true");
+        await session.OpenAsync();
+        await using var transaction = inClientTransaction ? await session.BeginTransactionAsync() : null;
+        // About 1000 s on each node: a fast stop that waited for it would not end within the test.
+        await using var command = new NpgsqlCommand("INSERT INTO long_write SELECT n FROM generate_series(1, 100000) n WHERE pg_sleep(0.01) IS NOT NULL", session, transaction) { CommandTimeout = 0 };
+        var write = command.ExecuteNonQueryAsync();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(write.IsCompleted);
+
+        var result = await StopAsync(product, "fast");
+
+        Assert.Equal("pcp_stop_pgpool -- Command Successful\n", result.StandardOutput);
+        var exited = product.WaitForExit(TimeSpan.FromSeconds(60));
+        if (!exited)
+        {
+            // Else the write would keep the nodes busy for the rest of the run.
+            foreach (var node in fixture.Nodes)
+            {
+                await node.ExecuteAsync($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'");
+            }
+        }
+
+        Assert.True(exited, "the product exits without waiting for the write\n" + product.Output);
+        var error = await Assert.ThrowsAsync<PostgresException>(() => write);
+        Assert.Equal("57P01", error.SqlState);
+        Assert.Equal("fast shutdown: the running statement was cancelled on every node and its transaction rolled back", error.Detail);
+        Assert.Contains("received fast shutdown request", product.Output, StringComparison.Ordinal);
+        foreach (var node in fixture.Nodes)
+        {
+            Assert.Equal(0L, await node.QueryScalarAsync<long>("SELECT count(*) FROM long_write", database));
+            Assert.Equal(0L, await node.QueryScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND query LIKE 'INSERT INTO long_write%'"));
+        }
+    }
+
     [Fact]
     public async Task KilledUnderPgbench_TheNextStartDetachesTheNodeACutCommitMayHaveLeftDifferent()
     {
