@@ -57,12 +57,18 @@ public sealed partial class ClientSession
             PgMessage message;
             try
             {
-                message = await _client.ReadAsync(cancellationToken);
+                message = await _client.ReadAsync(_shutdownToken.CanBeCanceled ? _shutdownToken : cancellationToken);
             }
             catch (PgConnectionClosedException)
             {
                 await AbortCopyAsync(copying, "client disconnected during COPY", CancellationToken.None);
                 throw;
+            }
+            catch (OperationCanceledException) when (_cancelledForShutdown)
+            {
+                // Still inside its transaction: nothing of the COPY is committed anywhere.
+                await AbortCopyAsync(copying, "fast shutdown during COPY", CancellationToken.None);
+                throw new SessionTerminatedException("57P01", "terminating connection due to administrator command", "fast shutdown: the running COPY was aborted on every node and its transaction rolled back");
             }
 
             switch (message.TypeChar)

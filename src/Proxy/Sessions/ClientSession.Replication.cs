@@ -89,6 +89,7 @@ public sealed partial class ClientSession
 
     // While a write inside a transaction runs, a fast shutdown cancels it on every node (CancelForShutdown) and sets the flag.
     private CancellationTokenRegistration _shutdownWindow;
+    private CancellationToken _shutdownToken; // the session's token while the window is open (a COPY's client reads stop on it)
     private volatile bool _cancelledForShutdown;
 
     private NodeResult ResultFor(BackendConnection backend) => Slot(ref _results, backend);
@@ -142,6 +143,7 @@ public sealed partial class ClientSession
         // a transaction block, still runs to its end.
         var cancellableByShutdown = request.Order == ReplicationOrder.MainFirst && !request.MayCommit && (request.WrapInTransaction || _transactionStatus != 'I');
         _shutdownWindow = cancellableByShutdown ? sessionToken.UnsafeRegister(static session => ((ClientSession)session!).CancelForShutdown(), this) : default;
+        _shutdownToken = cancellableByShutdown ? sessionToken : CancellationToken.None;
 
         // A commit is recorded while it is on some nodes and not yet on all (see CommitJournal).
         var recordCommit = request.Order == ReplicationOrder.MainLast
@@ -158,6 +160,7 @@ public sealed partial class ClientSession
         finally
         {
             _shutdownWindow.Dispose();
+            _shutdownToken = CancellationToken.None;
             if (recordCommit)
             {
                 _context.Journal?.End(_journalSlot);
@@ -184,11 +187,7 @@ public sealed partial class ClientSession
             _readClockOn = null;
         }
 
-        // The window closes before anything can commit (our wrapper's COMMIT below): Dispose waits
-        // for a cancellation already running, so a cancel sent by it never meets a COMMIT.
-        _shutdownWindow.Dispose();
         ThrowIfCancelledForShutdown();
-
         if (_clockReadAbortedTransaction)
         {
             // The clock's SELECT failed on the main node (a statement_timeout, a cancel): its
@@ -204,6 +203,12 @@ public sealed partial class ClientSession
         {
             await CopyInAsync(request, outcome, cancellationToken);
         }
+
+        // The window closes before anything can commit (our wrapper's COMMIT below): Dispose waits
+        // for a cancellation already running, so a cancel sent by it never meets a COMMIT.
+        _shutdownWindow.Dispose();
+        _shutdownToken = CancellationToken.None;
+        ThrowIfCancelledForShutdown();
 
         var streamed = outcome.Results.FirstOrDefault(r => r.Streamed);
         outcome = await ReconcileAsync(request, outcome, statusBefore, cancellationToken);

@@ -220,6 +220,41 @@ public sealed class PcpStopTests(PcpFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StopFast_DuringACopyFromStdin_AbortsItOnEveryNode()
+    {
+        var database = await fixture.CreateDatabaseAsync("longcopy");
+        (await fixture.PsqlAsync(database, "CREATE TABLE long_copy (n int)")).EnsureSuccess();
+        using var product = await StartProductAsync();
+        await using var session = new NpgsqlConnection($"Host=127.0.0.1;Port={product.ProxyPort.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database={database};Pooling=false;Include Error Detail=true");
+        await session.OpenAsync();
+        using var stop = new CancellationTokenSource();
+        var copy = Task.Run(async () =>
+        {
+            // A client that keeps sending rows until something stops it.
+            using var rows = await session.BeginTextImportAsync("COPY long_copy FROM STDIN");
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                await rows.WriteLineAsync(n.ToString(CultureInfo.InvariantCulture));
+                await rows.FlushAsync();
+                await Task.Delay(1);
+            }
+        });
+        await Eventually.TrueAsync(async () => (await fixture.Nodes[1].QueryScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY long_copy%'")) > 0, TimeSpan.FromSeconds(10), "the COPY runs on node 1");
+
+        var result = await StopAsync(product, "fast");
+
+        Assert.Equal("pcp_stop_pgpool -- Command Successful\n", result.StandardOutput);
+        var exited = product.WaitForExit(TimeSpan.FromSeconds(60));
+        await stop.CancelAsync();
+        Assert.True(exited, "the product exits without waiting for the COPY to end\n" + product.Output);
+        await Assert.ThrowsAnyAsync<Exception>(() => copy.WaitAsync(TimeSpan.FromSeconds(30)));
+        foreach (var node in fixture.Nodes)
+        {
+            Assert.Equal(0L, await node.QueryScalarAsync<long>("SELECT count(*) FROM long_copy", database));
+        }
+    }
+
+    [Fact]
     public async Task KilledUnderPgbench_TheNextStartDetachesTheNodeACutCommitMayHaveLeftDifferent()
     {
         var database = await fixture.CreateDatabaseAsync("killload");
