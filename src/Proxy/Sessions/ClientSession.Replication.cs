@@ -144,6 +144,11 @@ public sealed partial class ClientSession
         var cancellableByShutdown = request.Order == ReplicationOrder.MainFirst && !request.MayCommit && (request.WrapInTransaction || _transactionStatus != 'I');
         _shutdownWindow = cancellableByShutdown ? sessionToken.UnsafeRegister(static session => ((ClientSession)session!).CancelForShutdown(), this) : default;
         _shutdownToken = cancellableByShutdown ? sessionToken : CancellationToken.None;
+        if (_cancelledForShutdown)
+        {
+            _shutdownWindow.Dispose(); // the shutdown came first: the statement is not started at all
+            ThrowIfCancelledForShutdown();
+        }
 
         // A commit is recorded while it is on some nodes and not yet on all (see CommitJournal).
         var recordCommit = request.Order == ReplicationOrder.MainLast
