@@ -107,7 +107,14 @@ public sealed class DemoCluster
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var folder = Path.GetFullPath(options.Folder);
-        var nodeOptions = Enumerable.Range(0, options.NodePorts.Count).Select(i => NodeOptions(options, folder, i)).ToArray();
+        // A folder made with more nodes (demo --nodes 3) keeps them all on reuse.
+        var nodeCount = options.NodePorts.Count;
+        while (PostgresInstance.Exists(NodeOptions(options, folder, nodeCount)))
+        {
+            nodeCount++;
+        }
+
+        var nodeOptions = Enumerable.Range(0, nodeCount).Select(i => NodeOptions(options, folder, i)).ToArray();
         var toCreate = nodeOptions.Where(o => !PostgresInstance.Exists(o)).ToArray();
         foreach (var node in toCreate)
         {
@@ -115,7 +122,7 @@ public sealed class DemoCluster
         }
 
         await OsUser.CreateDirectoryForPostgresAsync(folder, cancellationToken: cancellationToken);
-        var detached = ReadDetachedNodes(StatusFileIn(folder), options.NodePorts.Count);
+        var detached = ReadDetachedNodes(StatusFileIn(folder), nodeCount);
         var nodes = new PostgresInstance[nodeOptions.Length];
         for (var i = 0; i < nodes.Length; i++)
         {
@@ -190,7 +197,7 @@ public sealed class DemoCluster
     {
         BaseDirectory = folder,
         Name = $"node{index}",
-        Port = options.NodePorts[index],
+        Port = index < options.NodePorts.Count ? options.NodePorts[index] : 0, // beyond them only nodes that exist: their port is on file
         ArchiveDirectory = Path.Combine(folder, "archive", $"node{index}"),
         AuthMethod = PostgresAuthMethod.Trust,
         KeepOnDispose = true,

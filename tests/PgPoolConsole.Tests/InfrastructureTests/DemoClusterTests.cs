@@ -74,6 +74,37 @@ public sealed class DemoClusterTests
     }
 
     [Fact]
+    public async Task AFolderMadeWithThreeNodes_IsReusedWithAllThree_WithoutGivingTheCountAgain()
+    {
+        await using var directory = await TestDirectory.CreateAsync();
+        var created = new DemoClusterOptions
+        {
+            Folder = directory.Combine("demo"),
+            NodePorts = [LocalPorts.GetFreePort(), LocalPorts.GetFreePort(), LocalPorts.GetFreePort()],
+            ProxyPort = LocalPorts.GetFreePort(),
+            PcpPort = LocalPorts.GetFreePort(),
+            DashboardPort = LocalPorts.GetFreePort(),
+        };
+        var first = await DemoCluster.StartAsync(created);
+        DemoCluster? second = null;
+        try
+        {
+            await first.StopNodesAsync();
+
+            second = await DemoCluster.StartAsync(new DemoClusterOptions { Folder = created.Folder }); // what `demo FOLDER` passes: the default two ports
+
+            Assert.Equal(created.NodePorts, second.Nodes.Select(n => n.Port));
+            Assert.All(second.Nodes, node => Assert.True(node.IsRunning));
+            await second.StopNodesAsync();
+            Assert.All(second.Nodes, node => Assert.False(node.IsRunning));
+        }
+        finally
+        {
+            await (second ?? first).DeleteAsync();
+        }
+    }
+
+    [Fact]
     public async Task AFolderWithQuotes_IsRefused()
     {
         await Assert.ThrowsAsync<ArgumentException>(() => DemoCluster.StartAsync(new DemoClusterOptions { Folder = "/tmp/it's" }));
