@@ -146,7 +146,7 @@ public sealed partial class ClientSession
         _shutdownToken = cancellableByShutdown ? sessionToken : CancellationToken.None;
         if (_cancelledForShutdown)
         {
-            _shutdownWindow.Dispose(); // the shutdown came first: the statement is not started at all
+            CloseShutdownWindow(); // the shutdown came first: the statement is not started at all
             ThrowIfCancelledForShutdown();
         }
 
@@ -164,8 +164,7 @@ public sealed partial class ClientSession
         }
         finally
         {
-            _shutdownWindow.Dispose();
-            _shutdownToken = CancellationToken.None;
+            CloseShutdownWindow();
             if (recordCommit)
             {
                 _context.Journal?.End(_journalSlot);
@@ -211,8 +210,7 @@ public sealed partial class ClientSession
 
         // The window closes before anything can commit (our wrapper's COMMIT below): Dispose waits
         // for a cancellation already running, so a cancel sent by it never meets a COMMIT.
-        _shutdownWindow.Dispose();
-        _shutdownToken = CancellationToken.None;
+        CloseShutdownWindow();
         ThrowIfCancelledForShutdown();
 
         var streamed = outcome.Results.FirstOrDefault(r => r.Streamed);
@@ -307,6 +305,13 @@ public sealed partial class ClientSession
     {
         _cancelledForShutdown = true;
         _ = CancelAsync(CancellationToken.None); // best effort: a statement not cancelled runs to its end, as before
+    }
+
+    /// <summary>Ends what a fast shutdown may cancel; waits for a cancellation already running.</summary>
+    private void CloseShutdownWindow()
+    {
+        _shutdownWindow.Dispose();
+        _shutdownToken = CancellationToken.None;
     }
 
     private void ThrowIfCancelledForShutdown()
