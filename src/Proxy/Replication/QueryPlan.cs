@@ -76,4 +76,7 @@ public sealed record QueryPlan
 
     /// <summary>DDL: tables, defaults or functions may be different afterwards.</summary>
     public bool ChangesCatalog { get; init; }
+
+    /// <summary>Every statement is ROLLBACK or ROLLBACK PREPARED: the query ends a transaction without committing anything.</summary>
+    public bool OnlyRollsBack => Statements.Count > 0 && Statements.All(s => s.Transaction is TransactionCommand.Rollback or TransactionCommand.RollbackPrepared);
 }

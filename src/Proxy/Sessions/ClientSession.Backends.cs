@@ -167,7 +167,7 @@ public sealed partial class ClientSession
     /// A backend failed under this session. The node is reported for failover; if it stays
     /// attached the session can no longer keep it in step and must end.
     /// </summary>
-    private async Task HandleBackendLostAsync(int nodeId, Exception cause, CancellationToken cancellationToken)
+    private async Task HandleBackendLostAsync(int nodeId, Exception cause, CancellationToken cancellationToken, bool endedWithoutCommit = false)
     {
         await DropBackendAsync(nodeId);
         var alreadyDetached = _context.Store.Current.Find(nodeId)?.IsUsable != true;
@@ -178,7 +178,14 @@ public sealed partial class ClientSession
             : cause.Message;
         var reason = $"connection to backend node {nodeId} was lost: {detail}";
         LogBackendLost(_logger, Id, nodeId, detail);
-        var detached = alreadyDetached || await _context.Failover.ReportBackendFailureAsync(nodeId, reason, cancellationToken);
+        // Lost while a commit ran, the node may hold it while the others do not, or lack it while
+        // another node holds it: it is detached like a node whose results disagree, even if it
+        // answers. Only a node that ended without committing, before any node answered, leaves
+        // nothing to tell apart: the session ends and its transaction rolls back everywhere.
+        var mayDiffer = _commitInProgress && (_answeredDuringCommit || !endedWithoutCommit);
+        var detached = alreadyDetached || (mayDiffer
+            ? await _context.Failover.DetachForMismatchAsync(nodeId, $"{reason}, while a commit was in progress: node {nodeId} may differ from the other nodes", cancellationToken)
+            : await _context.Failover.ReportBackendFailureAsync(nodeId, reason, cancellationToken));
         _seenClusterVersion = 0; // look at the cluster again before the next statement
         if (!detached)
         {

@@ -120,6 +120,7 @@ public sealed partial class ClientSession
             MainPrefix = wrap || _transactionStatus == 'T' ? LockPrefix(rewrite) : null,
             StartsTransaction = (_transactionStatus == 'I' && plan.BeginsTransaction) || (MainBackend?.OwesBegin == true && !plan.IsCopyFromStdin),
             CopyRowFiller = copyRowFiller,
+            OnlyRollsBack = plan.OnlyRollsBack,
         };
         if (plan.ChangesCatalog)
         {

@@ -452,6 +452,7 @@ public sealed partial class ClientSession
                 PrefixFor = firstDispatch ? nodeId => PrefixFor(nodeId) : null,
                 ParameterDescriptionTrims = trims,
                 StartsTransaction = sync && _transactionStatus == 'I' && plan.BeginsTransaction,
+                OnlyRollsBack = plan.OnlyRollsBack,
             };
             var outcome = await ExecuteReplicatedAsync(request, cancellationToken);
             _listening |= plan.Statements.Any(s => s.Kind == Sql.StatementKind.Listen);

@@ -67,6 +67,9 @@ internal sealed class ReplicatedRequest
 
     /// <summary>For a COPY FROM STDIN that leaves time defaults out: appends their values to every row of the client's data.</summary>
     public Replication.CopyRowFiller? CopyRowFiller { get; init; }
+
+    /// <summary>A transaction end that only rolls back (ROLLBACK, ROLLBACK PREPARED): a node lost during it keeps nothing the others lack.</summary>
+    public bool OnlyRollsBack { get; init; }
 }
 
 public sealed partial class ClientSession
@@ -91,6 +94,11 @@ public sealed partial class ClientSession
     private CancellationTokenRegistration _shutdownWindow;
     private CancellationToken _shutdownToken; // the session's token while the window is open (a COPY's client reads stop on it)
     private volatile bool _cancelledForShutdown;
+
+    // Set while a commit runs on some nodes before others (see HandleBackendLostAsync), and whether
+    // a node has answered its part since: that node may have committed.
+    private bool _commitInProgress;
+    private bool _answeredDuringCommit;
 
     private NodeResult ResultFor(BackendConnection backend) => Slot(ref _results, backend);
 
@@ -158,12 +166,15 @@ public sealed partial class ClientSession
             journal.Begin(_journalSlot, main.NodeId, LiveMask() & ~(UInt128.One << main.NodeId));
         }
 
+        _commitInProgress = CommitsWhileRunning(request);
+        _answeredDuringCommit = false;
         try
         {
             return await ExecuteReplicatedOnNodesAsync(request, cancellationToken);
         }
         finally
         {
+            _commitInProgress = false;
             CloseShutdownWindow();
             if (recordCommit)
             {
@@ -171,6 +182,25 @@ public sealed partial class ClientSession
             }
         }
     }
+
+    /// <summary>
+    /// Whether the request commits on each node as it runs there: a transaction end that is not a
+    /// rollback, or a write outside a transaction block that the proxy does not wrap (VACUUM,
+    /// CREATE DATABASE), or one carrying its own COMMIT. Our wrapper's COMMIT is marked apart.
+    /// </summary>
+    /// <summary>
+    /// A lost node's answer began with FATAL (terminated, idle_in_transaction_session_timeout): its
+    /// transaction ended there without committing anything of this request.
+    /// </summary>
+    private static bool EndedWithoutCommit(NodeResult result) =>
+        result.FirstError is { IsFatal: true } && !result.Outcomes.Any(o => o.Kind == 'C');
+
+    private bool CommitsWhileRunning(ReplicatedRequest request) => request.Order switch
+    {
+        ReplicationOrder.MainLast => !request.OnlyRollsBack && _transactionStatus != 'E',
+        ReplicationOrder.MainFirst => request.MayCommit || (_transactionStatus == 'I' && !request.WrapInTransaction),
+        _ => false,
+    };
 
     private async Task<ReplicationOutcome> ExecuteReplicatedOnNodesAsync(ReplicatedRequest request, CancellationToken cancellationToken)
     {
@@ -271,7 +301,7 @@ public sealed partial class ClientSession
             }
 
             // The main node failed before answering; the next node becomes main and runs it first.
-            await HandleBackendLostAsync(main.NodeId, main.Lost, cancellationToken);
+            await HandleBackendLostAsync(main.NodeId, main.Lost, cancellationToken, EndedWithoutCommit(main));
             ThrowIfPartlySent(main);
         }
 
@@ -342,7 +372,7 @@ public sealed partial class ClientSession
         if (last.Lost is not null)
         {
             // The main node failed while ending the transaction the others have already ended: their answer stands.
-            await HandleBackendLostAsync(last.NodeId, last.Lost, cancellationToken);
+            await HandleBackendLostAsync(last.NodeId, last.Lost, cancellationToken, EndedWithoutCommit(last));
             return OutcomeOf(first);
         }
 
@@ -387,7 +417,7 @@ public sealed partial class ClientSession
         {
             if (results[i].Lost is { } lost)
             {
-                await HandleBackendLostAsync(results[i].NodeId, lost, cancellationToken);
+                await HandleBackendLostAsync(results[i].NodeId, lost, cancellationToken, EndedWithoutCommit(results[i]));
                 ThrowIfPartlySent(results[i]);
                 results.RemoveAt(i);
             }
@@ -532,6 +562,8 @@ public sealed partial class ClientSession
             {
                 await ReadClockSentWithBeginAsync(backend, result.Status, cancellationToken);
             }
+
+            _answeredDuringCommit |= _commitInProgress;
         }
         catch (Exception e) when (IsConnectionFailure(e))
         {
@@ -703,6 +735,7 @@ public sealed partial class ClientSession
         var commit = outcome.ReplacementError is null && !outcome.SkippedOthers && outcome.Answer.Status == 'T';
         var main = MainBackend;
         PgErrorFields? commitFailure = null;
+        _commitInProgress = commit;
         if (!outcome.SkippedOthers)
         {
             foreach (var backend in LiveBackends().Where(b => b != main))
@@ -754,10 +787,11 @@ public sealed partial class ClientSession
         }
         catch (Exception e) when (IsConnectionFailure(e))
         {
-            await HandleBackendLostAsync(backend.NodeId, e, cancellationToken);
+            await HandleBackendLostAsync(backend.NodeId, e, cancellationToken, EndedWithoutCommit(result));
             return (commit, null);
         }
 
+        _answeredDuringCommit |= _commitInProgress;
         var committed = commit && result.FirstError is null && result.Outcomes.Any(o => o.Text == "COMMIT");
         return (committed, result.FirstError);
     }

@@ -111,7 +111,7 @@ public sealed partial class ClientSession
     /// <summary>Runs a statement of our own on every node (BEGIN, COMMIT) without relaying its answer.</summary>
     private async Task RunSilentlyAsync(byte[] query, ReplicationOrder order, CancellationToken cancellationToken)
     {
-        var outcome = await ExecuteReplicatedAsync(new ReplicatedRequest { Body = query, Sql = "<transaction control>", Order = order }, cancellationToken);
+        var outcome = await ExecuteReplicatedAsync(new ReplicatedRequest { Body = query, Sql = "<transaction control>", Order = order, OnlyRollsBack = query == RollbackQuery }, cancellationToken);
         if (outcome.ReplacementError is { } error)
         {
             PgWriter.ErrorOrNotice(_clientOut, true, error);

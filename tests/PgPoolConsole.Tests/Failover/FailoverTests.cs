@@ -154,4 +154,33 @@ public sealed class FailoverTests(FailoverFixture proxy, ITestOutputHelper outpu
         Assert.Equal(1, await retry.ExecuteNonQueryAsync());
         await NodeComparer.AssertTablesIdenticalAsync(proxy.Nodes, database, "t", "id");
     }
+
+    [Fact]
+    public async Task BackendTerminatedInATransaction_CommitFails_NothingCommits_AndTheNodeStaysAttached()
+    {
+        // Node 1 lost the transaction before the COMMIT reached any node: ending the session rolls
+        // it back on node 0 too, and nothing tells the nodes apart.
+        var database = await proxy.CreateDatabaseAsync("terminatecommit");
+        await using var connection = await proxy.OpenAsync(database);
+        await using (var create = new NpgsqlCommand("CREATE TABLE t (id int)", connection))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand("INSERT INTO t VALUES (1)", connection, transaction))
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        await NodeSql.TerminateBackendsAsync(proxy.Nodes[1], database);
+
+        var error = await Assert.ThrowsAnyAsync<PostgresException>(() => transaction.CommitAsync());
+        Assert.Equal("08006", error.SqlState);
+        Assert.All(proxy.Host.Store.Current.Nodes, node => Assert.Equal(NodeStatus.Up, node.Status));
+        foreach (var node in proxy.Nodes)
+        {
+            Assert.Empty(await NodeSql.ReadColumnAsync(node, database, "SELECT id::text FROM t"));
+        }
+    }
 }

@@ -30,4 +30,15 @@ public static class NodeSql
         ArgumentNullException.ThrowIfNull(name);
         return "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
     }
+
+    /// <summary>Terminates every backend connected to <paramref name="database"/> on a node (as an administrator would) and waits until they have exited.</summary>
+    public static async Task TerminateBackendsAsync(PostgresInstance node, string database)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        await node.ExecuteAsync($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()");
+        await Eventually.TrueAsync(
+            async () => (await ReadColumnAsync(node, "postgres", $"SELECT count(*)::text FROM pg_stat_activity WHERE datname = '{database}'")).SequenceEqual(["0"]),
+            TimeSpan.FromSeconds(10),
+            $"the backends of {database} on {node.Name} exit");
+    }
 }

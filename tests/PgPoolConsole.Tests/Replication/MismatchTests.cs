@@ -97,13 +97,21 @@ public sealed class MismatchDetachTests(DetachOnMismatchFixture proxy) : IClassF
     }
 }
 
-/// <summary>Three nodes; a disagreeing main node is outvoted.</summary>
-public sealed class ThreeNodeMismatchFixture() : ProxyFixture(3)
+/// <summary>Three nodes, with a disagreeing node detached (failover_if_affected_tuples_mismatch).</summary>
+public sealed class ThreeNodeProxyFixture() : ProxyFixture(3)
 {
     protected override string ExtraConfiguration => "failover_if_affected_tuples_mismatch = on\n";
 }
 
-public sealed class MajorityTests(ThreeNodeMismatchFixture proxy) : IClassFixture<ThreeNodeMismatchFixture>, IAsyncLifetime
+[CollectionDefinition(Name)]
+public sealed class ThreeNodeCollection : ICollectionFixture<ThreeNodeProxyFixture>
+{
+    public const string Name = "proxy on three nodes";
+}
+
+/// <summary>A disagreeing main node is outvoted.</summary>
+[Collection(ThreeNodeCollection.Name)]
+public sealed class MajorityTests(ThreeNodeProxyFixture proxy) : IAsyncLifetime
 {
     private string _database = "";
 
