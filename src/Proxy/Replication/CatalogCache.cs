@@ -19,6 +19,9 @@ public enum ColumnDefault
 
     /// <summary>gen_random_uuid(), random() ...: a value per row that no other node can reproduce.</summary>
     Random,
+
+    /// <summary>txid_current(), pg_backend_pid(), inet_server_port() ...: each node's own value, which the proxy cannot give every node.</summary>
+    NodeSpecific,
 }
 
 /// <summary>A column of a table as the catalog of the main node describes it.</summary>
@@ -27,7 +30,14 @@ public enum ColumnDefault
 /// <param name="Default">What its default does.</param>
 /// <param name="DefaultExpression">For a time or random default: its expression (pg_get_expr), which the proxy evaluates with the main node's clock and values generated once.</param>
 /// <param name="RandomKind">For a random default, what it generates: uuid, float8, random bytes or crypt() salt.</param>
-public sealed record ColumnInfo(string Name, string Type, ColumnDefault Default, string? DefaultExpression, string? RandomKind);
+public sealed record ColumnInfo(string Name, string Type, ColumnDefault Default, string? DefaultExpression, string? RandomKind)
+{
+    /// <summary>For a node-specific default, the call that makes it so ("txid_current()").</summary>
+    public string? NodeSpecificCall { get; init; }
+
+    /// <summary>The default gives each node its own value (time, random or node-specific): the proxy fills it, or refuses the write.</summary>
+    public bool DiffersPerNode => Default is ColumnDefault.Time or ColumnDefault.Random or ColumnDefault.NodeSpecific;
+}
 
 /// <summary>A table as the catalog of the main node describes it.</summary>
 public sealed record TableInfo(long Oid, string Name, IReadOnlyList<ColumnInfo> Columns)
@@ -36,6 +46,14 @@ public sealed record TableInfo(long Oid, string Name, IReadOnlyList<ColumnInfo> 
     public int Width { get; init; }
 
     public bool UsesSequence => Columns.Any(c => c.Default == ColumnDefault.Sequence);
+
+    /// <summary>
+    /// With allow_nondeterministic_writes on, node-specific defaults are left to each node, as
+    /// the setting asks: the table as if they were plain ones.
+    /// </summary>
+    public TableInfo WithNodeSpecificDefaultsAllowed() => Columns.Any(c => c.Default == ColumnDefault.NodeSpecific)
+        ? this with { Columns = [.. Columns.Select(c => c.Default == ColumnDefault.NodeSpecific ? c with { Default = ColumnDefault.Deterministic } : c)] }
+        : this;
 
     /// <summary>The primary key's columns (quoted where needed), in key order; empty without one.</summary>
     public IReadOnlyList<string> PrimaryKey { get; init; } = [];
@@ -189,6 +207,11 @@ public sealed class CatalogCache
             if (lower.Contains("nextval(", StringComparison.Ordinal))
             {
                 return new ColumnInfo(name, type, ColumnDefault.Sequence, null, null);
+            }
+
+            if (NondeterministicFunctions.NodeSpecificCall(defaultExpression) is { } call)
+            {
+                return new ColumnInfo(name, type, ColumnDefault.NodeSpecific, defaultExpression, null) { NodeSpecificCall = call };
             }
 
             if (NondeterministicFunctions.RandomCalls(defaultExpression) is [var (_, _, generated), ..])

@@ -144,6 +144,28 @@ public static class NondeterministicFunctions
         return calls;
     }
 
+    /// <summary>The first call in an expression (a column default from pg_get_expr) that gives each node its own value and that the proxy cannot generate (<see cref="Generated"/>), as <see cref="NotReproducibleCall"/> names it; null for none.</summary>
+    public static string? NodeSpecificCall(string expression)
+    {
+        var tokens = new List<SqlToken>();
+        SqlLexer.Tokenize(expression, tokens);
+        for (var i = 0; i + 2 < tokens.Count; i++)
+        {
+            if (tokens[i].Kind != SqlTokenKind.Identifier || tokens[i + 1].Kind != SqlTokenKind.OpenParen)
+            {
+                continue;
+            }
+
+            var function = new QualifiedName(null, expression.Substring(tokens[i].Start, tokens[i].Length).ToLowerInvariant());
+            if (Generated(function, expression, tokens, i) is null && NotReproducibleCall(function, expression, tokens, i) is { } call)
+            {
+                return call; // gen_random_bytes(16) is generated once instead; gen_random_bytes(n) is not
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>A value for every node: a random double in [0, 1), a version 4 UUID, random bytes (hex) or a crypt() salt.</summary>
     public static string Generate(GeneratedValue value) => value.Kind switch
     {

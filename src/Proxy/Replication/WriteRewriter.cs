@@ -133,6 +133,12 @@ public static partial class WriteRewriter
     /// <param name="sqlPrepared">The rewrite of each SQL-level prepared write by name (see <see cref="ExecuteEdit"/>), null for none.</param>
     public static WriteRewrite Rewrite(string sql, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allowNondeterministic, bool insertLock, Func<string, WriteRewrite?>? sqlPrepared = null)
     {
+        if (allowNondeterministic)
+        {
+            var catalog = tables;
+            tables = name => catalog(name)?.WithNodeSpecificDefaultsAllowed();
+        }
+
         var edits = new List<Edit>();
         var slots = new List<Slot>();
         var lockKeys = new List<string>();
@@ -177,6 +183,20 @@ public static partial class WriteRewriter
 
     private sealed record Edit(int Start, int Length, List<(string Text, int Slot)> Parts);
 
+    private static void ThrowIfNodeSpecific(List<ColumnInfo> columns)
+    {
+        if (columns.FirstOrDefault(c => c.Default == ColumnDefault.NodeSpecific) is { } column)
+        {
+            throw new NodeSpecificDefaultException(column);
+        }
+    }
+
+    /// <summary>A row would take a node-specific default (<see cref="ColumnDefault.NodeSpecific"/>): the write is refused.</summary>
+    private sealed class NodeSpecificDefaultException(ColumnInfo column) : Exception($"column {column.Name} has a node-specific default")
+    {
+        public ColumnInfo Column { get; } = column;
+    }
+
     private static string? RewriteStatement(string sql, StatementInfo statement, QueryPlan plan, Func<QualifiedName, TableInfo?> tables, bool allow, bool insertLock, List<Edit> edits, List<Slot> slots, List<string> lockKeys, ref CopyRowFill? copyFill)
     {
         // Only statements that evaluate expressions into stored rows: DDL mostly stores expressions
@@ -198,6 +218,11 @@ public static partial class WriteRewriter
         {
             SqlLexer.Tokenize(sql.AsSpan(0, statement.Start + statement.Length), statement.Start, tokens);
             return RewriteLexedStatement(sql, statement, plan, tables, allow, insertLock, edits, slots, lockKeys, ref copyFill, tokens, ddl);
+        }
+        catch (NodeSpecificDefaultException e)
+        {
+            // Raised wherever a row would take such a default (VALUES, DEFAULT, INSERT ... SELECT, MERGE, COPY, SET x = DEFAULT).
+            return $"column {e.Column.Name} would take its default, {e.Column.NodeSpecificCall}, which gives each node its own value, so the nodes would store different data; supply the column's value or set allow_nondeterministic_writes = on";
         }
         finally
         {
@@ -326,11 +351,12 @@ public static partial class WriteRewriter
                 lockKeys.Add(TableLockKey(table));
             }
 
-            if (table.Columns.Any(c => c.Default is ColumnDefault.Time or ColumnDefault.Random))
+            if (table.Columns.Any(c => c.DiffersPerNode))
             {
                 var refusal = statement.Kind switch
                 {
-                    StatementKind.Insert => RewriteInsertDefaults(sql, tokens, table, valuesTuples, tables, allow, edits, slots, ref clocks),
+                    StatementKind.Insert => RewriteInsertDefaults(sql, tokens, table, valuesTuples, tables, allow, edits, slots, ref clocks)
+                        ?? RewriteUpdateDefaults(sql, tokens, table, allow, edits, slots, ref clocks), // ON CONFLICT ... DO UPDATE SET x = DEFAULT
                     StatementKind.Merge => RewriteUpdateDefaults(sql, tokens, table, allow, edits, slots, ref clocks)
                         ?? RewriteMergeInsertDefaults(sql, tokens, table, allow, edits, slots, ref clocks),
                     _ => RewriteUpdateDefaults(sql, tokens, table, allow, edits, slots, ref clocks),
@@ -352,7 +378,7 @@ public static partial class WriteRewriter
         // 7. INSERTs inside WITH (WITH ins AS (INSERT ... RETURNING id) SELECT ...): their defaults too.
         foreach (var (body, insertTarget) in InsertsInWith(sql, tokens))
         {
-            if (tables(insertTarget) is { } inserted && inserted.Columns.Any(c => c.Default is ColumnDefault.Time or ColumnDefault.Random)
+            if (tables(insertTarget) is { } inserted && inserted.Columns.Any(c => c.DiffersPerNode)
                 && RewriteInsertDefaults(sql, body, inserted, FindValuesTuples(sql, body), tables, allow, edits, slots, ref clocks) is { } refusal)
             {
                 return refusal;
@@ -530,6 +556,11 @@ public static partial class WriteRewriter
     /// </summary>
     private static List<(string, int)> DefaultParts(ColumnInfo column, List<Slot> slots, ref ClockSlots clocks)
     {
+        if (column.Default == ColumnDefault.NodeSpecific)
+        {
+            throw new NodeSpecificDefaultException(column);
+        }
+
         var expression = column.DefaultExpression ?? throw new InvalidOperationException($"column {column.Name} has no default expression");
         var replacements = new List<(int Start, int Length, List<(string, int)> Parts)>();
         foreach (var use in TimeFunctions.Find(expression))
@@ -574,7 +605,7 @@ public static partial class WriteRewriter
 
     /// <summary>The columns with a time or random default that <paramref name="targets"/> leaves to it.</summary>
     private static List<ColumnInfo> LeftToDefault(TableInfo table, List<ColumnInfo> targets) =>
-        [.. table.Columns.Where(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !targets.Contains(c))];
+        [.. table.Columns.Where(c => c.DiffersPerNode && !targets.Contains(c))];
 
     /// <summary>
     /// Names the columns the proxy adds values for: after the column list's last name, or, when
@@ -1050,6 +1081,7 @@ public static partial class WriteRewriter
             if (listed is null && (filled is null || table.Width != table.Columns.Count))
             {
                 // The query's width is unknown (or generated columns would shift the positions).
+                ThrowIfNodeSpecific(missing);
                 return allow ? null : $"INSERT ... SELECT into {table.Name} leaves column {missing[0].Name} to its time default; name the target columns so the proxy can give every node the same time";
             }
 
@@ -1093,7 +1125,7 @@ public static partial class WriteRewriter
             for (var k = 0; k < items.Count && k < targets.Count; k++)
             {
                 var (first, last) = items[k];
-                if (first == last && SqlLexer.IsKeyword(sql, tokens[first], "default") && targets[k].Default is ColumnDefault.Time or ColumnDefault.Random)
+                if (first == last && SqlLexer.IsKeyword(sql, tokens[first], "default") && targets[k].DiffersPerNode)
                 {
                     edits.Add(new Edit(tokens[first].Start, tokens[first].Length, DefaultParts(targets[k], slots, ref clocks)));
                 }
@@ -1140,7 +1172,7 @@ public static partial class WriteRewriter
         }
 
         var listed = Items(tokens, index + 1, close).Select(item => Unquote(ColumnName(sql, tokens[item.First]))).ToList();
-        var omitted = table.Columns.Where(c => c.Default is ColumnDefault.Time or ColumnDefault.Random && !listed.Contains(Unquote(c.Name))).ToList();
+        var omitted = table.Columns.Where(c => c.DiffersPerNode && !listed.Contains(Unquote(c.Name))).ToList();
         if (omitted.Count == 0)
         {
             return null;
@@ -1228,7 +1260,7 @@ public static partial class WriteRewriter
             var targets = TargetColumns(table, listed, items.Count);
             var missing = LeftToDefault(table, targets);
             var defaulted = items.Select((item, index) => (item, index))
-                .Where(x => x.index < targets.Count && x.item.First == x.item.Last && SqlLexer.IsKeyword(sql, tokens[x.item.First], "default") && targets[x.index].Default is ColumnDefault.Time or ColumnDefault.Random)
+                .Where(x => x.index < targets.Count && x.item.First == x.item.Last && SqlLexer.IsKeyword(sql, tokens[x.item.First], "default") && targets[x.index].DiffersPerNode)
                 .ToList();
             if (missing.Concat(defaulted.Select(x => targets[x.index])).FirstOrDefault(c => c.Default == ColumnDefault.Random) is { } random)
             {
@@ -1258,6 +1290,7 @@ public static partial class WriteRewriter
 
             if (listed is null && table.Width != table.Columns.Count)
             {
+                ThrowIfNodeSpecific(missing);
                 return allow ? null : $"MERGE inserts into {table.Name} without naming its columns and leaves column {missing[0].Name} to its time default; name the inserted columns";
             }
 
@@ -1268,7 +1301,7 @@ public static partial class WriteRewriter
         return null;
     }
 
-    /// <summary>UPDATE ... SET column = DEFAULT for a time default gets the main node's time; a random one is refused.</summary>
+    /// <summary>UPDATE ... SET column = DEFAULT (also in MERGE and INSERT ... ON CONFLICT DO UPDATE) for a time default gets the main node's time; a random or node-specific one is refused.</summary>
     private static string? RewriteUpdateDefaults(string sql, List<SqlToken> tokens, TableInfo table, bool allow, List<Edit> edits, List<Slot> slots, ref ClockSlots clocks)
     {
         for (var i = 2; i < tokens.Count; i++)
@@ -1280,7 +1313,7 @@ public static partial class WriteRewriter
 
             var name = ColumnName(sql, tokens[i - 2]);
             var column = table.Columns.FirstOrDefault(c => Unquote(c.Name) == Unquote(name));
-            if (column is null || column.Default is not (ColumnDefault.Time or ColumnDefault.Random))
+            if (column is null || !column.DiffersPerNode)
             {
                 continue;
             }

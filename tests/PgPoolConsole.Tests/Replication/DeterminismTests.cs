@@ -499,6 +499,36 @@ public sealed class DeterminismTests(ProxyFixture proxy) : IAsyncLifetime
         await AssertIdenticalAsync("u2");
     }
 
+    /// <summary>
+    /// A column default that gives each node its own value (an audit table's txid_current() or
+    /// pg_backend_pid()): every way a row can take it is refused; a row that supplies the value
+    /// is stored as it is.
+    /// </summary>
+    [Theory]
+    [InlineData("INSERT INTO audit (id) VALUES (1)", "txid_current()")]
+    [InlineData("INSERT INTO audit (id, xid) VALUES (1, 7)", "pg_backend_pid()")]
+    [InlineData("INSERT INTO audit VALUES (1, 7, DEFAULT)", "pg_backend_pid()")]
+    [InlineData("INSERT INTO audit DEFAULT VALUES", "txid_current()")]
+    [InlineData("INSERT INTO audit (id) SELECT g FROM generate_series(1, 3) g", "txid_current()")]
+    [InlineData("INSERT INTO audit SELECT 1, 2", "pg_backend_pid()")]
+    [InlineData("UPDATE audit SET pid = DEFAULT", "pg_backend_pid()")]
+    [InlineData("INSERT INTO audit (id, xid, pid) VALUES (1, 2, 3) ON CONFLICT (id) DO UPDATE SET xid = DEFAULT", "txid_current()")]
+    [InlineData("MERGE INTO audit a USING (VALUES (9)) v (id) ON a.id = v.id WHEN NOT MATCHED THEN INSERT (id, xid) VALUES (v.id, 1)", "pg_backend_pid()")]
+    [InlineData("COPY audit (id, xid) FROM STDIN;\n5\t6\n\\.", "pg_backend_pid()")]
+    public async Task NodeSpecificColumnDefaults_AreRefusedWhereverARowWouldTakeThem(string sql, string named)
+    {
+        await SetUpAsync("CREATE TABLE audit (id int PRIMARY KEY, xid bigint DEFAULT txid_current(), pid int DEFAULT pg_backend_pid(), at timestamptz DEFAULT now()); INSERT INTO audit VALUES (100, 1, 1)");
+        var result = await Integration.ProxyFixtureExtensions.ScriptAsync(proxy, _database, sql + "\n");
+
+        Assert.Contains("pgpoolconsole refused the statement", result.StandardError);
+        Assert.Contains($"would take its default, {named}, which gives each node its own value", result.StandardError);
+        await AssertIdenticalAsync("audit");
+
+        (await proxy.PsqlAsync(_database, "INSERT INTO audit (id, xid, pid) VALUES (1, 2, 3) ON CONFLICT (id) DO UPDATE SET at = DEFAULT")).EnsureSuccess();
+        await AssertIdenticalAsync("audit");
+        Assert.Equal(["1|2|3", "100|1|1"], await NodeSql.ReadColumnAsync(proxy.Nodes[1], _database, "SELECT concat_ws('|', id, xid, pid) FROM audit ORDER BY id"));
+    }
+
     [Fact]
     public async Task CurrentSettingOfASessionSetting_IsTheSameOnEveryNode_AndAllowed()
     {
