@@ -116,14 +116,18 @@ public sealed partial class BackendPool : IAsyncDisposable
         return evicted is null ? ValueTask.CompletedTask : evicted.DisposeAsync();
     }
 
-    /// <summary>Closes every idle connection to a node (it failed or was detached).</summary>
-    public async Task DropNodeAsync(int nodeId)
+    /// <summary>Closes every idle connection to a node (it failed or was detached, or it has no connection slot left).</summary>
+    /// <returns>How many connections were closed.</returns>
+    public async Task<int> DropNodeAsync(int nodeId)
     {
-        foreach (var victim in TakeAll(c => c.NodeId == nodeId))
+        var victims = TakeAll(c => c.NodeId == nodeId);
+        foreach (var victim in victims)
         {
             victim.Break();
             await victim.DisposeAsync();
         }
+
+        return victims.Count;
     }
 
     /// <summary>

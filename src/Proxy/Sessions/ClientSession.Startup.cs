@@ -207,8 +207,37 @@ public sealed partial class ClientSession
         }
 
         var endpoint = BackendEndpoint.Of(node);
-        return await _context.Connector.ConnectAsync(endpoint, parameters, ProvidePasswordAsync, cancellationToken);
+        try
+        {
+            return await _context.Connector.ConnectAsync(endpoint, parameters, ProvidePasswordAsync, cancellationToken);
+        }
+        catch (BackendRejectedException e) when (e.Error.SqlState == TooManyConnections)
+        {
+            // The node has no connection slot left (max_connections, or a database's or role's
+            // CONNECTION LIMIT) while this pool may hold some idle: those give way to a client.
+            var closed = await _context.Pool.DropNodeAsync(node.Id);
+            if (closed == 0)
+            {
+                throw;
+            }
+
+            LogIdleClosedForLogin(_logger, Id, node.Id, e.Message, closed);
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), cancellationToken); // the closed backends exit and free their slots
+            try
+            {
+                return await _context.Connector.ConnectAsync(endpoint, parameters, ProvidePasswordAsync, cancellationToken);
+            }
+            catch (BackendRejectedException e) when (e.Error.SqlState == TooManyConnections && attempt < 4)
+            {
+            }
+        }
     }
+
+    private const string TooManyConnections = "53300";
 
     /// <summary>
     /// What a backend that wants a password gets: what client authentication left
@@ -463,6 +492,9 @@ public sealed partial class ClientSession
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "pid {Pid}: backend node {NodeId} refused the login: {Reason}")]
     private static partial void LogLoginRejected(ILogger logger, int pid, int nodeId, string reason);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "pid {Pid}: backend node {NodeId} refused a login ({Reason}) while the pool held {Closed} idle connection(s) to it: closed them and tried again; keep num_init_children * max_pool below the node's max_connections")]
+    private static partial void LogIdleClosedForLogin(ILogger logger, int pid, int nodeId, string reason, int closed);
 
     [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "pid {Pid}: connection to backend node {NodeId} failed: {Reason}")]
     private static partial void LogNodeUnreachable(ILogger logger, int pid, int nodeId, string reason);

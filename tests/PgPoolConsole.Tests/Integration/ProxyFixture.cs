@@ -120,6 +120,7 @@ public class ProxyFixture : IAsyncLifetime
         conf.AppendLine("pcp_socket_dir = ''");
         conf.AppendLine(CultureInfo.InvariantCulture, $"socket_dir = '{Directory}'");
         conf.AppendLine("num_init_children = 64");
+        conf.AppendLine("max_pool = 2"); // 64 x 2 idle connections per node stay well below the nodes' max_connections (200), as pgpool-II's docs ask
         conf.AppendLine("health_check_period = 0");
         conf.AppendLine("health_check_user = 'postgres'");
         conf.AppendLine(CultureInfo.InvariantCulture, $"health_check_password = '{Password}'");
