@@ -169,11 +169,12 @@ public sealed partial class ClientSession
     /// </summary>
     private async Task HandleBackendLostAsync(int nodeId, Exception cause, CancellationToken cancellationToken, bool endedWithoutCommit = false)
     {
+        // A failover closes the sessions' connections to the node it detaches (Break); say that
+        // rather than "disposed object", "operation canceled" or "closed the connection".
+        var closedByProxy = BackendOf(nodeId)?.IsBroken == true || IsClosedByProxy(cause);
         await DropBackendAsync(nodeId);
         var alreadyDetached = _context.Store.Current.Find(nodeId)?.IsUsable != true;
-        // A failover closes the sessions' connections to the node it detaches; say that rather than
-        // "disposed object" or "operation canceled".
-        var detail = alreadyDetached && IsClosedByProxy(cause)
+        var detail = alreadyDetached && closedByProxy
             ? $"closed by the proxy: node {nodeId} is detached"
             : cause.Message;
         var reason = $"connection to backend node {nodeId} was lost: {detail}";
