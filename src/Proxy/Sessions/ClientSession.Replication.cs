@@ -184,17 +184,17 @@ public sealed partial class ClientSession
     }
 
     /// <summary>
-    /// Whether the request commits on each node as it runs there: a transaction end that is not a
-    /// rollback, or a write outside a transaction block that the proxy does not wrap (VACUUM,
-    /// CREATE DATABASE), or one carrying its own COMMIT. Our wrapper's COMMIT is marked apart.
-    /// </summary>
-    /// <summary>
     /// A lost node's answer began with FATAL (terminated, idle_in_transaction_session_timeout): its
     /// transaction ended there without committing anything of this request.
     /// </summary>
     private static bool EndedWithoutCommit(NodeResult result) =>
         result.FirstError is { IsFatal: true } && !result.Outcomes.Any(o => o.Kind == 'C');
 
+    /// <summary>
+    /// Whether the request commits on each node as it runs there: a transaction end that is not a
+    /// rollback, or a write outside a transaction block that the proxy does not wrap (VACUUM,
+    /// CREATE DATABASE), or one carrying its own COMMIT. Our wrapper's COMMIT is marked apart.
+    /// </summary>
     private bool CommitsWhileRunning(ReplicatedRequest request) => request.Order switch
     {
         ReplicationOrder.MainLast => !request.OnlyRollsBack && _transactionStatus != 'E',
