@@ -167,16 +167,22 @@ public sealed partial class ClientSession
     /// A backend failed under this session. The node is reported for failover; if it stays
     /// attached the session can no longer keep it in step and must end.
     /// </summary>
-    private async Task HandleBackendLostAsync(int nodeId, Exception cause, CancellationToken cancellationToken, bool endedWithoutCommit = false)
+    /// <param name="answer">What the node had answered before it was lost, if known.</param>
+    private async Task HandleBackendLostAsync(int nodeId, Exception cause, CancellationToken cancellationToken, NodeResult? answer = null)
     {
         // A failover closes the sessions' connections to the node it detaches (Break); say that
         // rather than "disposed object", "operation canceled" or "closed the connection".
         var closedByProxy = BackendOf(nodeId)?.IsBroken == true || IsClosedByProxy(cause);
         await DropBackendAsync(nodeId);
         var alreadyDetached = _context.Store.Current.Find(nodeId)?.IsUsable != true;
+
+        // A node that ends a session says why first (pg_terminate_backend, idle_in_transaction_session_timeout);
+        // answered so before any statement completed, its transaction ended there without committing.
+        var fatal = answer?.FirstError is { IsFatal: true } error ? error : null;
+        var endedWithoutCommit = fatal is not null && !answer!.Outcomes.Any(o => o.Kind == 'C');
         var detail = alreadyDetached && closedByProxy
             ? $"closed by the proxy: node {nodeId} is detached"
-            : cause.Message;
+            : fatal is not null ? $"{cause.Message} after FATAL: {fatal.Message}" : cause.Message;
         var reason = $"connection to backend node {nodeId} was lost: {detail}";
         LogBackendLost(_logger, Id, nodeId, detail);
         // Lost while a commit ran, the node may hold it while the others do not, or lack it while

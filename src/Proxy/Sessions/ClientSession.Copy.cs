@@ -179,7 +179,7 @@ public sealed partial class ClientSession
 
         foreach (var lost in copying.Where(r => r.Lost is not null))
         {
-            await HandleBackendLostAsync(lost.NodeId, lost.Lost!, cancellationToken);
+            await HandleBackendLostAsync(lost.NodeId, lost.Lost!, cancellationToken, lost);
         }
     }
 }

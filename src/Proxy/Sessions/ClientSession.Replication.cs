@@ -184,13 +184,6 @@ public sealed partial class ClientSession
     }
 
     /// <summary>
-    /// A lost node's answer began with FATAL (terminated, idle_in_transaction_session_timeout): its
-    /// transaction ended there without committing anything of this request.
-    /// </summary>
-    private static bool EndedWithoutCommit(NodeResult result) =>
-        result.FirstError is { IsFatal: true } && !result.Outcomes.Any(o => o.Kind == 'C');
-
-    /// <summary>
     /// Whether the request commits on each node as it runs there: a transaction end that is not a
     /// rollback, or a write outside a transaction block that the proxy does not wrap (VACUUM,
     /// CREATE DATABASE), or one carrying its own COMMIT. Our wrapper's COMMIT is marked apart.
@@ -301,7 +294,7 @@ public sealed partial class ClientSession
             }
 
             // The main node failed before answering; the next node becomes main and runs it first.
-            await HandleBackendLostAsync(main.NodeId, main.Lost, cancellationToken, EndedWithoutCommit(main));
+            await HandleBackendLostAsync(main.NodeId, main.Lost, cancellationToken, main);
             ThrowIfPartlySent(main);
         }
 
@@ -372,7 +365,7 @@ public sealed partial class ClientSession
         if (last.Lost is not null)
         {
             // The main node failed while ending the transaction the others have already ended: their answer stands.
-            await HandleBackendLostAsync(last.NodeId, last.Lost, cancellationToken, EndedWithoutCommit(last));
+            await HandleBackendLostAsync(last.NodeId, last.Lost, cancellationToken, last);
             return OutcomeOf(first);
         }
 
@@ -417,7 +410,7 @@ public sealed partial class ClientSession
         {
             if (results[i].Lost is { } lost)
             {
-                await HandleBackendLostAsync(results[i].NodeId, lost, cancellationToken, EndedWithoutCommit(results[i]));
+                await HandleBackendLostAsync(results[i].NodeId, lost, cancellationToken, results[i]);
                 ThrowIfPartlySent(results[i]);
                 results.RemoveAt(i);
             }
@@ -787,7 +780,7 @@ public sealed partial class ClientSession
         }
         catch (Exception e) when (IsConnectionFailure(e))
         {
-            await HandleBackendLostAsync(backend.NodeId, e, cancellationToken, EndedWithoutCommit(result));
+            await HandleBackendLostAsync(backend.NodeId, e, cancellationToken, result);
             return (commit, null);
         }
 

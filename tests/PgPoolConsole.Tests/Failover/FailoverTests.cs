@@ -177,6 +177,7 @@ public sealed class FailoverTests(FailoverFixture proxy, ITestOutputHelper outpu
 
         var error = await Assert.ThrowsAnyAsync<PostgresException>(() => transaction.CommitAsync());
         Assert.Equal("08006", error.SqlState);
+        Assert.EndsWith("after FATAL: terminating connection due to administrator command", error.Detail, StringComparison.Ordinal); // the node's own reason
         Assert.All(proxy.Host.Store.Current.Nodes, node => Assert.Equal(NodeStatus.Up, node.Status));
         foreach (var node in proxy.Nodes)
         {
