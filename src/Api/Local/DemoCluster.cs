@@ -7,8 +7,9 @@ namespace PgPoolConsole.Api.Local;
 
 /// <summary>
 /// The local playground behind <c>pgpoolconsole demo</c>: PostgreSQL 15 nodes (node0 on 5433,
-/// node1 on 5434 by default) with trust authentication on 127.0.0.1 and WAL archiving (one archive
-/// directory per node), plus a commented pgpool.conf and a pcp.conf, all in one folder. The first
+/// node1 on 5434 by default) with trust authentication on 127.0.0.1, plus a commented pgpool.conf
+/// and a pcp.conf, all in one folder. The nodes do not archive WAL: online recovery streams from a
+/// replication slot, and an archive nothing prunes filled gigabytes in an afternoon of pgbench. The first
 /// run creates it; later runs reuse it and start the nodes that are stopped, except a node that
 /// pgpool_status marks "down" (detached), which stays as it is. Files are never rewritten on reuse.
 /// </summary>
@@ -198,7 +199,6 @@ public sealed class DemoCluster
         BaseDirectory = folder,
         Name = $"node{index}",
         Port = index < options.NodePorts.Count ? options.NodePorts[index] : 0, // beyond them only nodes that exist: their port is on file
-        ArchiveDirectory = Path.Combine(folder, "archive", $"node{index}"),
         AuthMethod = PostgresAuthMethod.Trust,
         KeepOnDispose = true,
     };

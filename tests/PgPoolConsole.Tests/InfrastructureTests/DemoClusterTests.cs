@@ -24,8 +24,8 @@ public sealed class DemoClusterTests
             Assert.True(first.Created);
             Assert.All(first.Nodes, node => Assert.True(node.IsRunning));
             Assert.Equal(options.NodePorts, first.Nodes.Select(n => n.Port));
-            Assert.Equal("on", await first.Nodes[1].QueryScalarAsync<string>("SHOW archive_mode"));
-            Assert.True(Directory.Exists(Path.Combine(first.Folder, "archive", "node1")));
+            Assert.Equal("off", await first.Nodes[1].QueryScalarAsync<string>("SHOW archive_mode"));
+            Assert.False(Directory.Exists(Path.Combine(first.Folder, "archive")));
             Assert.Equal("on", await first.Nodes[0].QueryScalarAsync<string>("SHOW fsync"));
 
             var conf = await File.ReadAllTextAsync(first.PgpoolConfPath);
