@@ -21,6 +21,7 @@ public sealed class PgMessageReader
     private ReadOnlySequence<byte> _buffer;
     private bool _holdingBuffer;
     private bool _completed;
+    private long _pendingBody;
 
     public PgMessageReader(PipeReader reader, int maxMessageLength, string peerName)
     {
@@ -55,15 +56,64 @@ public sealed class PgMessageReader
         }
     }
 
+    /// <summary>
+    /// Body bytes of the message last returned header-only (see <see cref="ReadAsync(int, CancellationToken)"/>)
+    /// that are still to be passed on with <see cref="PassBodyAsync"/>.
+    /// </summary>
+    public long PendingBody => _pendingBody;
+
     /// <summary>Reads the next typed message.</summary>
-    public ValueTask<PgMessage> ReadAsync(CancellationToken cancellationToken)
+    public ValueTask<PgMessage> ReadAsync(CancellationToken cancellationToken) => ReadAsync(int.MaxValue, cancellationToken);
+
+    /// <summary>
+    /// Reads the next typed message. A message that is passed on without being looked into
+    /// (DataRow, CopyData, NoticeResponse, FunctionCallResponse) and is at least
+    /// <paramref name="headerOnlyFrom"/> bytes long is returned as soon as its 5-byte header is in,
+    /// with <see cref="PendingBody"/> set: a row of hundreds of megabytes then flows through in
+    /// pieces instead of being held whole.
+    /// </summary>
+    public ValueTask<PgMessage> ReadAsync(int headerOnlyFrom, CancellationToken cancellationToken)
     {
-        if (_holdingBuffer && TryParseTyped(out var message))
+        if (_pendingBody > 0)
+        {
+            throw new InvalidOperationException($"the body of the previous message from {_peerName} was not passed on");
+        }
+
+        if (_holdingBuffer && TryParseTyped(out var message, headerOnlyFrom))
         {
             return new ValueTask<PgMessage>(message);
         }
 
-        return ReadSlowAsync(cancellationToken);
+        return ReadSlowAsync(headerOnlyFrom, cancellationToken);
+    }
+
+    /// <summary>
+    /// Passes on the body of a message returned header-only as it arrives, to
+    /// <paramref name="destination"/> (flushed after each piece, so a slow reader there slows this
+    /// down) or nowhere when it is null.
+    /// </summary>
+    public async ValueTask PassBodyAsync(PipeWriter? destination, CancellationToken cancellationToken)
+    {
+        while (_pendingBody > 0)
+        {
+            if (!_holdingBuffer || _buffer.IsEmpty)
+            {
+                await FillAsync(cancellationToken);
+            }
+
+            var piece = _buffer.Slice(0, Math.Min(_buffer.Length, _pendingBody));
+            _buffer = _buffer.Slice(piece.End);
+            _pendingBody -= piece.Length;
+            if (destination is not null)
+            {
+                foreach (var segment in piece)
+                {
+                    destination.Write(segment.Span);
+                }
+
+                await destination.FlushAsync(cancellationToken);
+            }
+        }
     }
 
     /// <summary>
@@ -97,7 +147,7 @@ public sealed class PgMessageReader
 
     /// <summary>
     /// Waits until data (or the end of the stream) is available without consuming it. Used to
-    /// watch an idle connection; the caller must await it before the next <see cref="ReadAsync"/>.
+    /// watch an idle connection; the caller must await it before the next <see cref="ReadAsync(CancellationToken)"/>.
     /// Returns false at the end of the stream.
     /// </summary>
     public async Task<bool> WaitForDataAsync(CancellationToken cancellationToken)
@@ -117,12 +167,12 @@ public sealed class PgMessageReader
         return _buffer.Length > 0;
     }
 
-    private async ValueTask<PgMessage> ReadSlowAsync(CancellationToken cancellationToken)
+    private async ValueTask<PgMessage> ReadSlowAsync(int headerOnlyFrom, CancellationToken cancellationToken)
     {
         while (true)
         {
             await FillAsync(cancellationToken);
-            if (TryParseTyped(out var message))
+            if (TryParseTyped(out var message, headerOnlyFrom))
             {
                 return message;
             }
@@ -133,7 +183,7 @@ public sealed class PgMessageReader
     {
         if (_completed)
         {
-            var midMessage = _holdingBuffer && _buffer.Length > 0;
+            var midMessage = (_holdingBuffer && _buffer.Length > 0) || _pendingBody > 0;
             throw new PgConnectionClosedException(midMessage
                 ? $"{_peerName} closed the connection in the middle of a message"
                 : $"{_peerName} closed the connection")
@@ -169,7 +219,7 @@ public sealed class PgMessageReader
         }
     }
 
-    private bool TryParseTyped(out PgMessage message)
+    private bool TryParseTyped(out PgMessage message, int headerOnlyFrom)
     {
         if (_buffer.Length < 5)
         {
@@ -192,6 +242,14 @@ public sealed class PgMessageReader
 
         if (_buffer.Length < 1L + length)
         {
+            if (length >= headerOnlyFrom && IsPassedOnUnread(type))
+            {
+                message = new PgMessage(type, _buffer.Slice(0, 5));
+                _buffer = _buffer.Slice(5);
+                _pendingBody = length - 4;
+                return true;
+            }
+
             message = default;
             return false;
         }
@@ -200,6 +258,8 @@ public sealed class PgMessageReader
         _buffer = _buffer.Slice(1 + length);
         return true;
     }
+
+    private static bool IsPassedOnUnread(byte type) => type is (byte)'D' or (byte)'d' or (byte)'N' or (byte)'V';
 
     private static int PeekLength(ReadOnlySequence<byte> four)
     {

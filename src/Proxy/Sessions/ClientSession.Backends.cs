@@ -182,7 +182,7 @@ public sealed partial class ClientSession
         var endedWithoutCommit = fatal is not null && !answer!.Outcomes.Any(o => o.Kind == 'C');
         var detail = alreadyDetached && closedByProxy
             ? $"closed by the proxy: node {nodeId} is detached"
-            : fatal is not null ? $"{cause.Message} after FATAL: {fatal.Message}" : cause.Message;
+            : fatal is not null ? $"{cause.Message.TrimEnd('.')} after FATAL: {fatal.Message}" : cause.Message;
         var reason = $"connection to backend node {nodeId} was lost: {detail}";
         LogBackendLost(_logger, Id, nodeId, detail);
         // Lost while a commit ran, the node may hold it while the others do not, or lack it while

@@ -316,6 +316,7 @@ public sealed partial class ClientSession
             catch (Exception e) when (IsConnectionFailure(e))
             {
                 await HandleBackendLostAsync(backend.NodeId, e, cancellationToken);
+                ThrowIfCutMidMessage(result, e);
                 if (result.Streamed)
                 {
                     await SendErrorAndReadyAsync("57P01", $"backend node {backend.NodeId} terminated while sending the result of this query", e.Message, cancellationToken);

@@ -511,6 +511,7 @@ public sealed partial class ClientSession
             catch (Exception e) when (IsConnectionFailure(e))
             {
                 await HandleBackendLostAsync(backend.NodeId, e, cancellationToken);
+                ThrowIfCutMidMessage(result, e);
                 if (result.Streamed || !firstDispatch)
                 {
                     _batch.Dispatched = _batch.Messages.Count;

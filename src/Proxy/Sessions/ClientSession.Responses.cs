@@ -133,7 +133,13 @@ public sealed partial class ClientSession
                 return;
             }
 
-            var message = await reader.ReadAsync(cancellationToken);
+            var message = await reader.ReadAsync(NodeResult.CaptureLimit, cancellationToken);
+            if (reader.PendingBody > 0)
+            {
+                await PassLargeMessageAsync(result, message, streamToClient, cancellationToken);
+                continue;
+            }
+
             var type = message.TypeChar;
             if (result.SilentReadyCycles > 0)
             {
@@ -250,6 +256,48 @@ public sealed partial class ClientSession
                     bytes.ResetWrittenCount();
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A row (or notice, or COPY data) larger than the capture buffer, whose body is still coming:
+    /// it flows on to the client piece by piece when this answer streams to the client, and is
+    /// dropped as it arrives otherwise (the answer then only counts for its outcomes).
+    /// </summary>
+    private async Task PassLargeMessageAsync(NodeResult result, PgMessage header, bool streamToClient, CancellationToken cancellationToken)
+    {
+        var reader = result.Backend.Reader;
+        if (!streamToClient || result.SilentReadyCycles > 0 || result.Overflowed)
+        {
+            result.Overflowed |= result.SilentReadyCycles == 0;
+            result.Bytes.ResetWrittenCount();
+            await reader.PassBodyAsync(null, cancellationToken);
+            return;
+        }
+
+        _clientOut.Write(result.Bytes.WrittenSpan);
+        result.Bytes.ResetWrittenCount();
+        foreach (var segment in header.Raw)
+        {
+            _clientOut.Write(segment.Span);
+        }
+
+        result.Streamed = true;
+        _clientMidMessage = true;
+        await reader.PassBodyAsync(_clientOut, cancellationToken);
+        _clientMidMessage = false;
+    }
+
+    /// <summary>
+    /// A node was lost in the middle of a large message already partly sent to the client: the
+    /// client cannot read anything more on this connection, so it closes (with no error message,
+    /// see <see cref="_clientMidMessage"/>).
+    /// </summary>
+    private void ThrowIfCutMidMessage(NodeResult result, Exception cause)
+    {
+        if (_clientMidMessage)
+        {
+            throw new SessionTerminatedException("08006", $"terminating connection: backend node {result.NodeId} was lost in the middle of a row it was sending", cause.Message);
         }
     }
 

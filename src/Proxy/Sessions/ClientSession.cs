@@ -35,6 +35,9 @@ public sealed partial class ClientSession : IProxySession
     private long _seenClusterVersion;
     private int _loadBalanceNodeId = -1;
     private bool _hasBackends;
+
+    /// <summary>The client has the start of a large message whose rest is still coming from a node.</summary>
+    private bool _clientMidMessage;
     private int _journalSlot = -1;
 
     // Transaction state as the main node reports it, and whether the transaction has written.
@@ -506,6 +509,11 @@ public sealed partial class ClientSession : IProxySession
     /// <summary>Sends a FATAL error to the client if it is still there.</summary>
     private async Task TrySendFatalAsync(string sqlState, string message, string? detail = null)
     {
+        if (_clientMidMessage)
+        {
+            return; // the client would read the error as the rest of the row it is receiving
+        }
+
         try
         {
             PgWriter.Error(_clientOut, "FATAL", sqlState, message, detail);

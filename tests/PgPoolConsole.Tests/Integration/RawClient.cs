@@ -14,16 +14,23 @@ internal sealed class RawClient : IAsyncDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
     private readonly Pipe _toServer = new(new PipeOptions(pauseWriterThreshold: 0));
-    private readonly Pipe _toClient = new(new PipeOptions(pauseWriterThreshold: 0));
+    private readonly Pipe _toClient;
     private readonly PgMessageReader _reader;
     private readonly CancellationTokenSource _stop = new();
 
-    public RawClient(ProxyServer server)
+    /// <param name="server">The proxy engine.</param>
+    /// <param name="unreadLimit">Bytes the proxy may write ahead of what this client has read
+    /// (0: no limit), as a socket's buffers would hold for a slow client.</param>
+    public RawClient(ProxyServer server, long unreadLimit = 0)
     {
-        _reader = new PgMessageReader(_toClient.Reader, 1 << 24, "proxy");
+        _toClient = new(new PipeOptions(pauseWriterThreshold: unreadLimit, resumeWriterThreshold: unreadLimit / 2));
+        _reader = new PgMessageReader(_toClient.Reader, 1 << 30, "proxy");
         ServerTask = server.HandleConnectionAsync(new Duplex(_toServer.Reader, _toClient.Writer), null, _stop.Token)
             .ContinueWith(t => _toClient.Writer.Complete(t.Exception), TaskScheduler.Default);
     }
+
+    /// <summary>The proxy's messages, for reading a large one piece by piece.</summary>
+    public PgMessageReader Reader => _reader;
 
     /// <summary>Completes when the proxy ended the connection.</summary>
     public Task ServerTask { get; }

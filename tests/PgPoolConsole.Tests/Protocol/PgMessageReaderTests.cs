@@ -172,4 +172,97 @@ public sealed class PgMessageReaderTests
         Assert.True(await waiting.WaitAsync(Timeout));
         Assert.Equal("SELECT 42", PgPayload.SingleCString(await reader.ReadAsync(CancellationToken.None)));
     }
+
+    private static byte[] Typed(char type, byte[] payload)
+    {
+        var bytes = new byte[5 + payload.Length];
+        bytes[0] = (byte)type;
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(1), payload.Length + 4);
+        payload.CopyTo(bytes, 5);
+        return bytes;
+    }
+
+    [Fact]
+    public async Task ReadHeaderOnly_ALargeDataRow_ComesBeforeItsBody_WhichIsPassedOnAsItArrives()
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
+        var reader = new PgMessageReader(pipe.Reader, 1 << 30, "backend node 0");
+        var payload = Enumerable.Range(0, 3_000_000).Select(i => (byte)i).ToArray();
+        var row = Typed('D', payload);
+        await pipe.Writer.WriteAsync(row.AsMemory(0, 10_000));
+
+        var header = await reader.ReadAsync(256 * 1024, CancellationToken.None).AsTask().WaitAsync(Timeout);
+        Assert.Equal('D', header.TypeChar);
+        Assert.Equal(5, header.Raw.Length);
+        Assert.Equal(payload.Length, reader.PendingBody);
+        Assert.Throws<InvalidOperationException>(() => reader.ReadAsync(CancellationToken.None));
+
+        // The destination gets the first piece before the node has sent the rest.
+        var destination = new Pipe();
+        var passing = reader.PassBodyAsync(destination.Writer, CancellationToken.None).AsTask();
+        var first = await destination.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
+        Assert.Equal(payload.AsSpan(0, (int)first.Buffer.Length).ToArray(), first.Buffer.ToArray());
+        destination.Reader.AdvanceTo(first.Buffer.Start);
+        Assert.False(passing.IsCompleted);
+
+        var writing = Task.Run(async () =>
+        {
+            for (var offset = 10_000; offset < row.Length; offset += 8192)
+            {
+                await pipe.Writer.WriteAsync(row.AsMemory(offset, Math.Min(8192, row.Length - offset)));
+            }
+
+            await pipe.Writer.WriteAsync(Query("after"));
+        });
+        var received = new MemoryStream();
+        var draining = destination.Reader.CopyToAsync(received);
+        await passing.WaitAsync(Timeout);
+        await destination.Writer.CompleteAsync();
+        await draining.WaitAsync(Timeout);
+        Assert.Equal(payload, received.ToArray());
+        Assert.Equal(0, reader.PendingBody);
+        Assert.Equal("after", PgPayload.SingleCString(await reader.ReadAsync(256 * 1024, CancellationToken.None).AsTask().WaitAsync(Timeout)));
+        await writing.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task ReadHeaderOnly_MessagesTheProxyLooksInto_AndOnesAlreadyBuffered_ComeWhole()
+    {
+        var pipe = new Pipe();
+        var reader = new PgMessageReader(pipe.Reader, 1 << 30, "backend node 0");
+        var error = Typed('E', [.. "SERROR\0M"u8, .. Enumerable.Repeat((byte)'m', 300_000), 0, 0]);
+        var smallRow = Typed('D', [0, 1, 0, 0, 0, 1, (byte)'x']);
+        var bufferedRow = Typed('D', new byte[400_000]);
+        var writing = Task.Run(async () =>
+        {
+            for (var offset = 0; offset < error.Length; offset += 8192)
+            {
+                await pipe.Writer.WriteAsync(error.AsMemory(offset, Math.Min(8192, error.Length - offset)));
+            }
+
+            await pipe.Writer.WriteAsync(smallRow.Concat(bufferedRow).ToArray());
+        });
+
+        var whole = await reader.ReadAsync(256 * 1024, CancellationToken.None).AsTask().WaitAsync(Timeout);
+        Assert.Equal(error.Length, whole.Raw.Length);
+        Assert.Equal(smallRow.Length, (await reader.ReadAsync(256 * 1024, CancellationToken.None)).Raw.Length);
+        Assert.Equal(bufferedRow.Length, (await reader.ReadAsync(256 * 1024, CancellationToken.None)).Raw.Length);
+        Assert.Equal(0, reader.PendingBody);
+        reader.Release(); // the writer waits until what it wrote is consumed
+        await writing.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task PassBody_PeerClosesBeforeTheBodyEnds_ThrowsClosedMidMessage()
+    {
+        var pipe = new Pipe();
+        var reader = new PgMessageReader(pipe.Reader, 1 << 30, "backend node 1");
+        await pipe.Writer.WriteAsync(Typed('D', new byte[1_000_000]).AsMemory(0, 5000));
+        await reader.ReadAsync(256 * 1024, CancellationToken.None);
+        await pipe.Writer.CompleteAsync();
+
+        var error = await Assert.ThrowsAsync<PgConnectionClosedException>(() => reader.PassBodyAsync(null, CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.True(error.MidMessage);
+        Assert.Equal("backend node 1 closed the connection in the middle of a message", error.Message);
+    }
 }
