@@ -96,8 +96,14 @@ public ref struct PgPayload
             return new PgPayload(payload.FirstSpan, message.TypeChar).ReadCString();
         }
 
-        var copy = payload.ToArray();
-        return new PgPayload(copy, message.TypeChar).ReadCString();
+        // A message split across buffer segments (any large query) is decoded in place: a copy
+        // of a 100 MB query would be one more 100 MB the proxy holds while it runs.
+        if (payload.PositionOf((byte)0) is not { } end)
+        {
+            throw new PgProtocolException($"invalid \"{message.TypeChar}\" message: unterminated string");
+        }
+
+        return Encoding.UTF8.GetString(payload.Slice(0, end));
     }
 
     /// <summary>Gives the payload as one span, copying into <paramref name="scratch"/> only when it is split.</summary>

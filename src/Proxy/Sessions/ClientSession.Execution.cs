@@ -309,7 +309,7 @@ public sealed partial class ClientSession
             var result = ResultFor(backend);
             try
             {
-                await SendAsync(backend, request.Span, cancellationToken);
+                await SendAsync(backend, request, cancellationToken);
                 LogPerNodeStatement(backend, sql);
                 await ReadResultAsync(result, 1, streamToClient: true, cancellationToken);
             }

@@ -504,7 +504,7 @@ public sealed partial class ClientSession
                     result.SuppressedCompletions = suppressed;
                 }
 
-                await SendAsync(backend, body.Span, cancellationToken);
+                await SendAsync(backend, body, cancellationToken);
                 LogPerNodeStatement(backend, sql);
                 await ReadResultAsync(result, 1, streamToClient: true, cancellationToken, terminalCount);
             }

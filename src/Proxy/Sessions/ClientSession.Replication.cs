@@ -540,7 +540,7 @@ public sealed partial class ClientSession
                 }
             }
 
-            backend.Writer.Write(request.Body.Span);
+            await WriteRequestAsync(backend.Writer, request.Body, cancellationToken);
             var readClock = backend == _readClockOn;
             if (readClock)
             {

@@ -326,10 +326,50 @@ public sealed partial class ClientSession
         }
     }
 
+    /// <summary>Above this size a request goes to a node in pieces, each sent as it is written.</summary>
+    private const int SendPiece = 256 * 1024;
+
     /// <summary>Writes the bytes of a request to a backend and flushes.</summary>
-    private static ValueTask<FlushResult> SendAsync(BackendConnection backend, ReadOnlySpan<byte> request, CancellationToken cancellationToken)
+    private static ValueTask<FlushResult> SendAsync(BackendConnection backend, ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
     {
-        backend.Writer.Write(request);
+        if (request.Length > SendPiece)
+        {
+            return SendInPiecesAsync(backend.Writer, request, cancellationToken);
+        }
+
+        backend.Writer.Write(request.Span);
         return backend.Writer.FlushAsync(cancellationToken);
+    }
+
+    private static async ValueTask<FlushResult> SendInPiecesAsync(PipeWriter writer, ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
+    {
+        await WriteRequestAsync(writer, request, cancellationToken);
+        return await writer.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes a request into a backend's buffer. A large one (a 100 MB literal, a bulk Bind) is
+    /// sent piece by piece as it is written, so the proxy does not hold a copy of it per node.
+    /// </summary>
+    private static ValueTask WriteRequestAsync(PipeWriter writer, ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
+    {
+        if (request.Length <= SendPiece)
+        {
+            writer.Write(request.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        return WriteInPiecesAsync(writer, request, cancellationToken);
+    }
+
+    private static async ValueTask WriteInPiecesAsync(PipeWriter writer, ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
+    {
+        for (; request.Length > SendPiece; request = request[SendPiece..])
+        {
+            writer.Write(request.Span[..SendPiece]);
+            await writer.FlushAsync(cancellationToken);
+        }
+
+        writer.Write(request.Span);
     }
 }

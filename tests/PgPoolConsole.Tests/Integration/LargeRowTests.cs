@@ -91,9 +91,9 @@ public sealed class LargeRowTests(ProxyFixture proxy) : IAsyncLifetime
     public async Task LargeValues_ComeThroughWhole_InEveryProtocolAndWay()
     {
         await using var connection = await proxy.OpenAsync(_database);
-        await using (var write = new NpgsqlCommand("INSERT INTO big SELECT 2, repeat('y', 3 << 20) || $1 RETURNING v", connection))
+        await using (var write = new NpgsqlCommand("INSERT INTO big VALUES (2, $1) RETURNING v", connection))
         {
-            write.Parameters.AddWithValue("end");
+            write.Parameters.AddWithValue(new string('y', 3 << 20) + "end");
             Assert.Equal(new string('y', 3 << 20) + "end", await write.ExecuteScalarAsync());
         }
 
@@ -112,6 +112,14 @@ public sealed class LargeRowTests(ProxyFixture proxy) : IAsyncLifetime
 
         Assert.Equal(new string('n', 2 << 20), await notice.Task.WaitAsync(TimeSpan.FromSeconds(10)));
 
+        // A query string of megabytes (psql -c would meet the OS's limit for one argument).
+        await using (var client = new RawClient(Server))
+        {
+            await client.ConnectAsync(_database);
+            await client.SendAsync(RawClient.Query($"INSERT INTO big VALUES (3, '{new string('w', 2 << 20)}')"));
+            Assert.Contains(("C", "INSERT 0 1"), (await client.ReadUntilReadyAsync()).Select(m => (m.Type.ToString(), m.Text)));
+        }
+
         var simple = await proxy.PsqlAsync(_database, "UPDATE big SET v = v || 'z' WHERE id = 2 RETURNING md5(v) || '|' || length(v)");
         var copy = await proxy.PsqlAsync(_database, "COPY (SELECT v FROM big WHERE id = 2) TO STDOUT");
         Assert.Equal(new string('y', 3 << 20) + "endz", copy.EnsureSuccess().StandardOutput.TrimEnd('\n'));
@@ -119,6 +127,7 @@ public sealed class LargeRowTests(ProxyFixture proxy) : IAsyncLifetime
         {
             var direct = await NodeSql.ReadColumnAsync(node, _database, "SELECT md5(v) || '|' || length(v) FROM big WHERE id = 2");
             Assert.Equal(simple.EnsureSuccess().StandardOutput.Split('\n')[0], Assert.Single(direct)); // then the UPDATE 1 tag
+            Assert.Equal([$"{2 << 20}"], await NodeSql.ReadColumnAsync(node, _database, "SELECT length(v) FROM big WHERE id = 3 AND v = repeat('w', 2 << 20)"));
         }
     }
 
