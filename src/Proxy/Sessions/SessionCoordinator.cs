@@ -206,6 +206,9 @@ internal sealed class ParkedSession
 /// </summary>
 public sealed partial class SessionCoordinator(ProxyContext context, ILogger<SessionCoordinator> logger)
 {
+    /// <summary>How often a wait for busy sessions before a pause says whom it waits for.</summary>
+    private static readonly TimeSpan BusyReportInterval = TimeSpan.FromSeconds(5);
+
     private readonly SemaphoreSlim _serial = new(1, 1);
 
     public bool IsPaused => context.Gate.IsPaused;
@@ -237,7 +240,8 @@ public sealed partial class SessionCoordinator(ProxyContext context, ILogger<Ses
     /// <summary>Asks every session (at its next boundary, within <paramref name="answerWithin"/>) what it holds that cannot be copied.</summary>
     private async Task<List<(int SessionId, string State)>> FindUncopyableStateAsync(TimeSpan answerWithin, CancellationToken cancellationToken)
     {
-        var questions = context.Store.Sessions.List().OfType<ClientSession>().Where(s => s.HasBackends).Select(async session =>
+        var sessions = context.Store.Sessions.List().OfType<ClientSession>().Where(s => s.HasBackends).ToList();
+        var questions = sessions.Select(async session =>
         {
             string? state = null;
             try
@@ -251,9 +255,21 @@ public sealed partial class SessionCoordinator(ProxyContext context, ILogger<Ses
 
             return (session.Id, state);
         });
-        var answers = await Task.WhenAll(questions);
+        var asked = questions.ToList();
+        var answering = Task.WhenAll(asked);
+        while (await Task.WhenAny(answering, Task.Delay(BusyReportInterval, context.TimeProvider, cancellationToken)) != answering)
+        {
+            // A long statement or transaction delays the recovery: say whose, so the wait is not silent.
+            var now = context.TimeProvider.GetUtcNow();
+            var busy = sessions.Where((_, i) => !asked[i].IsCompleted).ToList();
+            LogWaitingForBusySessions(logger, busy.Count, string.Join("; ", busy.Select(b =>
+                $"session {b.Id} ({b.User}@{b.Database}, {(b.Activity == SessionActivity.IdleInTransaction ? "idle in transaction" : "running")} for {(now - b.LastActivity).TotalSeconds:0} s)")));
+        }
+
+        var answers = await answering;
         return [.. answers.Where(a => a.state is not null).Select(a => (a.Id, a.state!))];
     }
+
 
     public async Task RunPausedAsync(Func<PausedCluster, CancellationToken, Task> action, TimeSpan timeout, PauseTimeoutAction onTimeout, CancellationToken cancellationToken)
     {
@@ -397,6 +413,9 @@ public sealed partial class SessionCoordinator(ProxyContext context, ILogger<Ses
 
     [LoggerMessage(EventId = 7005, Level = LogLevel.Information, Message = "waiting for {Count} session(s) to release state that cannot be copied to a joining node: {Sessions}")]
     private static partial void LogWaitingForSessionState(ILogger logger, int count, string sessions);
+
+    [LoggerMessage(EventId = 7007, Level = LogLevel.Information, Message = "waiting for {Count} session(s) to reach a transaction boundary before traffic is paused: {Sessions}")]
+    private static partial void LogWaitingForBusySessions(ILogger logger, int count, string sessions);
 
     [LoggerMessage(EventId = 7004, Level = LogLevel.Warning, Message = "ending {Count} session(s) whose transaction outlived the pause timeout: {Ids}")]
     private static partial void LogEndingLaggards(ILogger logger, int count, string ids);

@@ -360,6 +360,33 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
     }
 
     [Fact]
+    public async Task ATransactionRunningLong_DelaysTheSecondStage_AndTheLogSaysWhichSessionItWaitsFor()
+    {
+        var database = await proxy.CreateDatabaseAsync("longtx");
+        (await proxy.PsqlAsync(database, "CREATE TABLE t (id int PRIMARY KEY)")).EnsureSuccess();
+        await KillAndWaitDownAsync(1);
+        await using var holder = await proxy.OpenAsync(database);
+        await using var transaction = await holder.BeginTransactionAsync();
+        await using var write = new NpgsqlCommand("INSERT INTO t VALUES (1); SELECT pg_sleep(12)", holder, transaction);
+        var running = write.ExecuteNonQueryAsync();
+        await Eventually.TrueAsync(() => proxy.Host.Store.Sessions.List().Any(s => s.Activity == SessionActivity.Active), TimeSpan.FromSeconds(10), "the statement runs");
+
+        var recovery = Administration.RecoverAsync(1, default);
+        await running;
+        await transaction.CommitAsync();
+        var result = await recovery;
+
+        Assert.True(result.Succeeded, result.Message);
+        var waited = proxy.Host.Store.Log.Query(text: "to reach a transaction boundary before traffic is paused");
+        Assert.NotEmpty(waited);
+        Assert.All(waited, w => Assert.Matches($@"waiting for 1 session\(s\) .*: session \d+ \(postgres@{database}, running for \d+ s\)$", w.Message));
+        foreach (var node in proxy.Nodes)
+        {
+            Assert.Equal(["1"], await NodeSql.ReadColumnAsync(node, database, "SELECT string_agg(id::text, ',') FROM t"));
+        }
+    }
+
+    [Fact]
     public async Task SecondRecoveryRequest_WhileOneRuns_IsRefused()
     {
         await KillAndWaitDownAsync(1);
