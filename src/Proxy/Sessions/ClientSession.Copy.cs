@@ -61,6 +61,7 @@ public sealed partial class ClientSession
             }
             catch (PgConnectionClosedException)
             {
+                LogClientGoneDuringCopy(_logger, Id);
                 await AbortCopyAsync(copying, "client disconnected during COPY", CancellationToken.None);
                 throw;
             }

@@ -213,7 +213,15 @@ public sealed partial class ClientSession : IProxySession
         }
         catch (PgConnectionClosedException e)
         {
-            LogClientGone(_logger, Id, e.MidMessage ? "in the middle of a message" : "without Terminate");
+            var how = e.MidMessage ? "in the middle of a message" : "without Terminate";
+            if (_transactionStatus is 'T' or 'E')
+            {
+                LogClientGoneInTransaction(_logger, Id, how);
+            }
+            else
+            {
+                LogClientGone(_logger, Id, how);
+            }
         }
         catch (SessionTerminatedException e)
         {
@@ -633,6 +641,13 @@ public sealed partial class ClientSession : IProxySession
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "pid {Pid}: client disconnected {How}")]
     private static partial void LogClientGone(ILogger logger, int pid, string how);
+
+    // PostgreSQL logs the same loss at LOG: "unexpected EOF on client connection with an open transaction".
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "pid {Pid}: client disconnected {How} with an open transaction; it is rolled back on every node")]
+    private static partial void LogClientGoneInTransaction(ILogger logger, int pid, string how);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "pid {Pid}: client disconnected during COPY FROM STDIN; the COPY is aborted on every node")]
+    private static partial void LogClientGoneDuringCopy(ILogger logger, int pid);
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "pid {Pid}: session failed")]
     private static partial void LogSessionFailed(ILogger logger, int pid, Exception exception);

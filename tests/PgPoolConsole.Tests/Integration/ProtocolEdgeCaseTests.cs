@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using PgPoolConsole.Proxy.Sessions;
+using PgPoolConsole.Tests.Infrastructure;
 
 namespace PgPoolConsole.Tests.Integration;
 
@@ -125,6 +126,45 @@ public sealed class ProtocolEdgeCaseTests(ProxyFixture proxy) : IAsyncLifetime
         }
 
         Assert.Equal(before, proxy.Host.Store.Sessions.Count);
+        await AssertProxyStillServesAsync();
+    }
+
+    [Fact]
+    public async Task ClientGoneMidCopyOrMidTransaction_NothingOfItIsKept_AndTheLogSaysSo()
+    {
+        var database = await proxy.CreateDatabaseAsync("clientgone");
+        (await proxy.PsqlAsync(database, "CREATE TABLE t (id int)")).EnsureSuccess();
+        int copyPid;
+        await using (var client = new RawClient(Server))
+        {
+            await client.ConnectAsync(database);
+            copyPid = proxy.Host.Store.Sessions.List().Single(s => s.Database == database).Id;
+            await client.SendAsync(RawClient.Query("COPY t FROM STDIN"));
+            Assert.Equal('G', Assert.Single(await client.ReadUntilAsync('G')).Type);
+            await client.SendAsync(RawClient.Message('d', [.. "1\n2\n"u8]));
+            client.CloseSending();
+            await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        int transactionPid;
+        await using (var client = new RawClient(Server))
+        {
+            await client.ConnectAsync(database);
+            transactionPid = proxy.Host.Store.Sessions.List().Single(s => s.Database == database).Id;
+            await client.SendAsync(RawClient.Query("BEGIN; INSERT INTO t VALUES (3)"));
+            Assert.Equal("T", (await client.ReadUntilReadyAsync())[^1].Text);
+            client.CloseSending();
+            await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        var log = proxy.Host.Store.Log.Query(text: "disconnected");
+        Assert.Contains(log, e => e.Pid == copyPid && e.Message == "client disconnected during COPY FROM STDIN; the COPY is aborted on every node");
+        Assert.Contains(log, e => e.Pid == transactionPid && e.Message == "client disconnected without Terminate with an open transaction; it is rolled back on every node");
+        foreach (var node in proxy.Nodes)
+        {
+            Assert.Equal(["0"], await NodeSql.ReadColumnAsync(node, database, "SELECT count(*)::text FROM t"));
+        }
+
         await AssertProxyStillServesAsync();
     }
 
