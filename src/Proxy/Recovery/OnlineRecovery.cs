@@ -245,7 +245,7 @@ public sealed partial class OnlineRecovery(
         var result = await StageScriptRunner.RunAsync(main, mainNode, options.Current.RecoveryRemoteCommand, dataDirectory, script, arguments, cancellationToken);
         if (!result.Succeeded)
         {
-            throw new RecoveryStageException($"{script} failed with exit status {result.ExitCode}" + (result.Output.Length > 0 ? ": " + LastLine(result.Output) : ""), result.Output);
+            throw new RecoveryStageException($"{script} failed with exit status {result.ExitCode}" + (result.Output.Length > 0 ? ": " + FailureLine(result.Output) : ""), result.Output);
         }
 
         return $"{script} finished in {watch.Elapsed.TotalSeconds:0.00} s" + (result.Output.Length > 0 ? "\n" + result.Output : "");
@@ -325,7 +325,18 @@ public sealed partial class OnlineRecovery(
 
     private static string FirstWords(string sql) => sql.Split('\n')[0].Trim() is var line && line.Length > 60 ? line[..60] + "..." : sql.Split('\n')[0].Trim();
 
-    private static string LastLine(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
+    /// <summary>
+    /// The line of a script's output that says what failed: its last error line
+    /// ("pg_basebackup: error: ...", "ERROR: ..."), else its last line. Indented lines continue
+    /// the one before (libpq's "\tIs the server running on that host ...?") and are passed over.
+    /// </summary>
+    private static string FailureLine(string output)
+    {
+        var lines = output.Split('\n').Where(l => l.Length > 0 && !char.IsWhiteSpace(l[0])).Select(l => l.TrimEnd()).ToList();
+        return lines.LastOrDefault(l => l.Contains("error:", StringComparison.OrdinalIgnoreCase) || l.Contains("FATAL:", StringComparison.Ordinal))
+            ?? lines.LastOrDefault()
+            ?? output.Trim();
+    }
 
     /// <summary>Builds the immutable progress record stage by stage and publishes each change.</summary>
     private sealed class ProgressTracker(ClusterStateStore store, RecoveryProgress initial)

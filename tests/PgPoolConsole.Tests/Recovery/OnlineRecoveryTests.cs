@@ -242,7 +242,9 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
     public async Task FailingFirstStage_FailsTheJobAtStage3_WithTheScriptOutput_AndTrafficIsUnaffected()
     {
         var script = Path.Combine(proxy.Nodes[0].DataDirectory, "failing_1st_stage");
-        await WriteScriptAsync(script, "#!/bin/sh\necho \"copying $3 from $1\"\necho 'rsync: connection refused' >&2\nexit 3\n");
+        await WriteScriptAsync(script, "#!/bin/sh\necho \"copying $3 from $1\"\necho 'rsync: connection refused' >&2\n" +
+            "echo 'pg_basebackup: error: connection to server at \"127.0.0.1\", port 1 failed: Connection refused' >&2\n" +
+            "printf '\\tIs the server running on that host and accepting TCP/IP connections?\\n' >&2\nexit 3\n");
         var original = await ReconfigureAsync("recovery_1st_stage_command = 'failing_1st_stage'");
         try
         {
@@ -255,7 +257,8 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
 
             Assert.False(result.Succeeded);
             Assert.Equal(RecoveryOutcome.Failed, progress.Outcome);
-            Assert.StartsWith("stage 3 (first stage) failed: failing_1st_stage failed with exit status 3", progress.Error, StringComparison.Ordinal);
+            // The summary is the line that says what failed, not libpq's indented hint after it.
+            Assert.StartsWith("stage 3 (first stage) failed: failing_1st_stage failed with exit status 3: pg_basebackup: error: connection to server at \"127.0.0.1\", port 1 failed: Connection refused", progress.Error, StringComparison.Ordinal);
             var stage3 = progress.Stages[2];
             Assert.Equal(RecoveryStageOutcome.Failed, stage3.Outcome);
             Assert.Contains($"copying {proxy.Nodes[1].DataDirectory} from {proxy.Nodes[0].DataDirectory}", stage3.Output, StringComparison.Ordinal);
