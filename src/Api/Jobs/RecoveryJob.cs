@@ -1,5 +1,6 @@
 using Hangfire;
 using PgPoolConsole.Proxy.Cluster;
+using PgPoolConsole.Proxy.Logging;
 using PgPoolConsole.Proxy.Recovery;
 
 namespace PgPoolConsole.Api.Jobs;
@@ -24,7 +25,7 @@ public sealed class RecoveryJob(OnlineRecovery recovery, ClusterStateStore store
         var result = await recovery.RunAsync(recoveryId, cancellationToken);
         if (result.Outcome != RecoveryOutcome.Succeeded)
         {
-            throw new InvalidOperationException(result.Error ?? $"recovery of node {nodeId} ended {result.Outcome}");
+            throw new AlreadyLoggedException(result.Error ?? $"recovery of node {nodeId} ended {result.Outcome}");
         }
     }
 }

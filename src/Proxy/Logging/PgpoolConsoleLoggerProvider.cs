@@ -86,7 +86,11 @@ public sealed class PgpoolConsoleLoggerProvider : ILoggerProvider
                 return;
             }
 
-            if (exception is not null)
+            if (exception is AlreadyLoggedException logged)
+            {
+                message += $" ({logged.Message})";
+            }
+            else if (exception is not null)
             {
                 message += Environment.NewLine + exception;
             }
