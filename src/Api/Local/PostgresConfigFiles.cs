@@ -103,6 +103,29 @@ internal static class PostgresConfigFiles
         File.WriteAllText(path, updated);
     }
 
+    /// <summary>
+    /// Reads the value a server started on this directory would use: postgresql.auto.conf's (ALTER
+    /// SYSTEM, or what online recovery wrote there) over the managed block's; null when neither has it.
+    /// </summary>
+    public static string? ReadEffectiveSetting(string dataDirectory, string key)
+    {
+        var auto = Path.Combine(dataDirectory, "postgresql.auto.conf");
+        string? value = null;
+        if (File.Exists(auto))
+        {
+            foreach (var line in File.ReadLines(auto))
+            {
+                var separator = line.IndexOf('=', StringComparison.Ordinal);
+                if (separator > 0 && !line.StartsWith('#') && line[..separator].Trim() == key)
+                {
+                    value = Unquote(line[(separator + 1)..].Trim()); // the last one wins, as in PostgreSQL
+                }
+            }
+        }
+
+        return value ?? ReadManagedSetting(dataDirectory, key);
+    }
+
     /// <summary>Reads one value back from the managed block (null when absent).</summary>
     public static string? ReadManagedSetting(string dataDirectory, string key)
     {
@@ -126,15 +149,17 @@ internal static class PostgresConfigFiles
             }
             else if (inBlock && line.StartsWith(key + " = ", StringComparison.Ordinal))
             {
-                var raw = line[(key.Length + 3)..];
-                value = raw.Length >= 2 && raw[0] == '\'' && raw[^1] == '\''
-                    ? raw[1..^1].Replace("''", "'", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal)
-                    : raw;
+                value = Unquote(line[(key.Length + 3)..]);
             }
         }
 
         return value;
     }
+
+    private static string Unquote(string raw) =>
+        raw.Length >= 2 && raw[0] == '\'' && raw[^1] == '\''
+            ? raw[1..^1].Replace("''", "'", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal)
+            : raw;
 
     /// <summary>Unix sockets always trusted; host connections from 127.0.0.1 per <paramref name="method"/>, replication included.</summary>
     public static void WriteHba(string dataDirectory, PostgresAuthMethod method)

@@ -145,7 +145,7 @@ public sealed class PostgresInstance : IAsyncDisposable
         var port = options.Port;
         if (port == 0)
         {
-            var onFile = PostgresConfigFiles.ReadManagedSetting(options.DataDirectory, "port");
+            var onFile = PostgresConfigFiles.ReadEffectiveSetting(options.DataDirectory, "port");
             if (!int.TryParse(onFile, NumberStyles.None, CultureInfo.InvariantCulture, out port))
             {
                 throw new InvalidOperationException($"'{options.DataDirectory}' has no port on file; give one in the options.");

@@ -276,6 +276,35 @@ public sealed class OnlineRecoveryTests(RecoveryFixture proxy, ITestOutputHelper
     }
 
     [Fact]
+    public async Task ABaseBackupThatFails_LeavesTheTargetItsOwnConfiguration_WhichTheNextRecoveryKeeps()
+    {
+        var target = proxy.Nodes[1];
+        await KillAndWaitDownAsync(1);
+        var ownConfiguration = await File.ReadAllTextAsync(Path.Combine(target.DataDirectory, "postgresql.conf"));
+        const string fillSlots = "SELECT count(pg_create_physical_replication_slot('filler_' || i)) FROM generate_series(1, current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)::int) i";
+        await proxy.Nodes[0].ExecuteAsync(fillSlots);
+        try
+        {
+            // A real failure after the target's directory was emptied: the main node has no slot left.
+            var failed = await Administration.RecoverAsync(1, default);
+            WriteStages(proxy.Host.Store.Recovery.All[^1]);
+            Assert.False(failed.Succeeded);
+            Assert.Contains("all replication slots are in use", failed.Message, StringComparison.Ordinal);
+            Assert.Equal(ownConfiguration, await File.ReadAllTextAsync(Path.Combine(target.DataDirectory, "postgresql.conf")));
+        }
+        finally
+        {
+            await proxy.Nodes[0].ExecuteAsync("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'filler\\_%'");
+        }
+
+        var recovered = await Administration.RecoverAsync(1, default);
+
+        Assert.True(recovered.Succeeded, recovered.Message);
+        Assert.Equal(ownConfiguration, await File.ReadAllTextAsync(Path.Combine(target.DataDirectory, "postgresql.conf")));
+        Assert.Equal(target.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), await target.QueryScalarAsync<string>("SHOW port"));
+    }
+
+    [Fact]
     public async Task TransactionHeldOpenPastRecoveryTimeout_AbortsTheRecoveryAtThePause_AndTheTransactionCommits()
     {
         var original = await ReconfigureAsync("recovery_timeout = 2");
