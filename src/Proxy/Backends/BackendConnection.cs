@@ -144,12 +144,14 @@ public sealed class BackendConnection : IAsyncDisposable
     internal void SetServerParameter(string name, string value) => _serverParameters[name] = value;
 
     /// <summary>Records a ParameterStatus message received during a session.</summary>
-    public void ApplyParameterStatus(in PgMessage message)
+    /// <summary>Records a ParameterStatus; returns the parameter's name.</summary>
+    public string ApplyParameterStatus(in PgMessage message)
     {
         byte[]? scratch = null;
         var payload = new PgPayload(PgPayload.Contiguous(message, ref scratch), 'S');
         var name = payload.ReadCString();
         _serverParameters[name] = payload.ReadCString();
+        return name;
     }
 
     /// <summary>

@@ -51,6 +51,7 @@ public sealed partial class ClientSession
         Volatile.Write(ref _backends, backends);
         _seenClusterVersion = 0;
         LogJoined(_logger, Id, node.Id, backend.ProcessId, how);
+        await AlignValueSettingsAsync(cancellationToken); // the joined node starts from its own defaults
     }
 
     /// <summary>

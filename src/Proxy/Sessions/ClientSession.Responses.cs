@@ -154,7 +154,7 @@ public sealed partial class ClientSession
                         result.SilentError ??= PgErrorFields.Parse(message.Payload);
                         break;
                     case 'S':
-                        backend.ApplyParameterStatus(message);
+                        NoteParameterStatus(backend, message);
                         break;
                 }
 
@@ -210,7 +210,7 @@ public sealed partial class ClientSession
                     terminalCount--;
                     break;
                 case 'S':
-                    backend.ApplyParameterStatus(message);
+                    NoteParameterStatus(backend, message);
                     break;
                 case 'G':
                     result.StoppedAtCopyIn = true;

@@ -68,6 +68,7 @@ public sealed partial class ClientSession
             HasBackends = true;
             ChooseLoadBalanceNode();
             await AlignApplicationNameAsync(startup.Get("application_name") ?? "", token);
+            await AlignValueSettingsAsync(token);
         }
         catch (OperationCanceledException) when (authenticationTimeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -431,6 +432,51 @@ public sealed partial class ClientSession
             await RunInternalAsync(backend, sql, cancellationToken);
         }
     }
+
+    /// <summary>
+    /// Gives every node the main node's value of each setting that changes how a statement's
+    /// values are read or written (see <see cref="ValueSettings"/>): a node whose own default
+    /// differs (another TimeZone in its postgresql.conf) would store other values for the same
+    /// statement. Runs at startup, and at the next boundary after a node reported a change to one
+    /// of them (RESET, DISCARD ALL, a node joining).
+    /// </summary>
+    private async Task AlignValueSettingsAsync(CancellationToken cancellationToken)
+    {
+        _valueSettingsMayDiffer = false;
+        if (MainBackend is not { } main)
+        {
+            return;
+        }
+
+        foreach (var backend in LiveBackends().Where(b => b != main))
+        {
+            foreach (var name in ValueSettings)
+            {
+                if (!main.ServerParameters.TryGetValue(name, out var wanted) || !backend.ServerParameters.TryGetValue(name, out var own) || own == wanted)
+                {
+                    continue;
+                }
+
+                if (_context.FirstTime($"value setting {backend.NodeId} {name} {own} {wanted}"))
+                {
+                    LogValueSettingDiffers(_logger, backend.NodeId, name, own, wanted);
+                }
+
+                await RunInternalAsync(backend, $"SET {name} = {BackendQuery.Literal(wanted)}", cancellationToken);
+            }
+        }
+    }
+
+    private void NoteParameterStatus(BackendConnection backend, in PgMessage message)
+    {
+        if (ValueSettings.Contains(backend.ApplyParameterStatus(message)))
+        {
+            _valueSettingsMayDiffer = true;
+        }
+    }
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "backend node {NodeId} has {Name} '{Own}' where the main node has '{Wanted}': sessions set the main node's on node {NodeId}, so that values are stored alike; give every node the same {Name} in its postgresql.conf")]
+    private static partial void LogValueSettingDiffers(ILogger logger, int nodeId, string name, string own, string wanted);
 
     /// <summary>user, database and every other startup parameter except application_name.</summary>
     private static string PoolKeyOf(List<KeyValuePair<string, string>> parameters)

@@ -28,6 +28,13 @@ public sealed partial class ClientSession : IProxySession
     private readonly ILogger _logger;
     private readonly object _stateGate = new();
     private static readonly Task NeverCompletes = new TaskCompletionSource().Task;
+
+    /// <summary>
+    /// Reported settings that change how values are read and written: a timestamp's text and a
+    /// date's day (TimeZone), a date's field order (DateStyle), an interval's text, and whether a
+    /// backslash in a literal escapes. Every node of a session uses the main node's.
+    /// </summary>
+    private static readonly string[] ValueSettings = ["TimeZone", "DateStyle", "IntervalStyle", "standard_conforming_strings"];
     private readonly SessionCommands _commands = new();
 
     // Backend connections by node id; null where the session has none (node down or not joined).
@@ -35,6 +42,7 @@ public sealed partial class ClientSession : IProxySession
     private long _seenClusterVersion;
     private int _loadBalanceNodeId = -1;
     private bool _hasBackends;
+    private bool _valueSettingsMayDiffer;
 
     /// <summary>The client has the start of a large message whose rest is still coming from a node.</summary>
     private bool _clientMidMessage;
@@ -275,6 +283,11 @@ public sealed partial class ClientSession : IProxySession
             if (_terminateReason is { } pending)
             {
                 throw new SessionTerminatedException("57P01", pending);
+            }
+
+            if (_valueSettingsMayDiffer && _transactionStatus == 'I' && !_batch.IsOpen)
+            {
+                await AlignValueSettingsAsync(cancellationToken);
             }
 
             var message = await NextClientMessageAsync(cancellationToken);

@@ -24,6 +24,8 @@ public interface IFailoverController
 /// <summary>The shared services every client session uses.</summary>
 public sealed class ProxyContext
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _seen = new(StringComparer.Ordinal);
+
     public required OptionsHolder Options { get; init; }
     public required ClusterStateStore Store { get; init; }
     public required BackendPool Pool { get; init; }
@@ -55,4 +57,7 @@ public sealed class ProxyContext
 
     /// <summary>Version string reported by SHOW POOL_VERSION.</summary>
     public string Version { get; init; } = "pgpoolconsole";
+
+    /// <summary>True the first time <paramref name="key"/> is asked about (a warning worth one log line, not one per session).</summary>
+    public bool FirstTime(string key) => _seen.TryAdd(key, 0);
 }
