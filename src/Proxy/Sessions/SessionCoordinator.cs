@@ -259,6 +259,7 @@ public sealed partial class SessionCoordinator(ProxyContext context, ILogger<Ses
         var answering = Task.WhenAll(asked);
         while (await Task.WhenAny(answering, Task.Delay(BusyReportInterval, context.TimeProvider, cancellationToken)) != answering)
         {
+            cancellationToken.ThrowIfCancellationRequested(); // a cancelled delay ends at once: do not spin
             // A long statement or transaction delays the recovery: say whose, so the wait is not silent.
             var now = context.TimeProvider.GetUtcNow();
             var busy = sessions.Where((_, i) => !asked[i].IsCompleted).ToList();
