@@ -424,6 +424,13 @@ public sealed class CommandLineTests : IAsyncLifetime
                 {
                     await ProcessRunner.RunAsync("runuser", ["-u", "postgres", "--", PostgresBinaries.Get("pg_ctl"), "-D", node, "stop", "-m", "immediate"]);
                 }
+
+                // The demo keeps its nodes' socket directories for its next run; this one has none.
+                var sockets = PostgresConfigFiles.SocketDirectoryFor(node);
+                if (Directory.Exists(sockets))
+                {
+                    Directory.Delete(sockets, recursive: true);
+                }
             }
         }
     }
