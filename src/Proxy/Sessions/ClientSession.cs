@@ -221,15 +221,7 @@ public sealed partial class ClientSession : IProxySession
         }
         catch (PgConnectionClosedException e)
         {
-            var how = e.MidMessage ? "in the middle of a message" : "without Terminate";
-            if (_transactionStatus is 'T' or 'E')
-            {
-                LogClientGoneInTransaction(_logger, Id, how);
-            }
-            else
-            {
-                LogClientGone(_logger, Id, how);
-            }
+            NoteClientGone(e.MidMessage ? "in the middle of a message" : "without Terminate");
         }
         catch (SessionTerminatedException e)
         {
@@ -247,7 +239,7 @@ public sealed partial class ClientSession : IProxySession
         }
         catch (IOException e)
         {
-            LogClientGone(_logger, Id, e.Message);
+            NoteClientGone($"({e.Message})");
         }
 #pragma warning disable CA1031 // a bug in one session must end that session with a message, not take the listener down silently
         catch (Exception e)
@@ -544,6 +536,19 @@ public sealed partial class ClientSession : IProxySession
         catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException or ObjectDisposedException)
         {
             // the client is gone
+        }
+    }
+
+    /// <summary>A client that vanished is routine, unless it left a transaction behind (rolled back on every node).</summary>
+    private void NoteClientGone(string how)
+    {
+        if (_transactionStatus is 'T' or 'E')
+        {
+            LogClientGoneInTransaction(_logger, Id, how);
+        }
+        else
+        {
+            LogClientGone(_logger, Id, how);
         }
     }
 

@@ -157,7 +157,19 @@ public sealed class ProtocolEdgeCaseTests(ProxyFixture proxy) : IAsyncLifetime
             await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
         }
 
+        int resetPid;
+        await using (var client = new RawClient(Server))
+        {
+            await client.ConnectAsync(database);
+            resetPid = proxy.Host.Store.Sessions.List().Single(s => s.Database == database).Id;
+            await client.SendAsync(RawClient.Query("BEGIN; INSERT INTO t VALUES (4)"));
+            Assert.Equal("T", (await client.ReadUntilReadyAsync())[^1].Text);
+            client.Reset();
+            await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
         var log = proxy.Host.Store.Log.Query(text: "disconnected");
+        Assert.Contains(log, e => e.Pid == resetPid && e.Message == "client disconnected (Connection reset by peer) with an open transaction; it is rolled back on every node");
         Assert.Contains(log, e => e.Pid == copyPid && e.Message == "client disconnected during COPY FROM STDIN; the COPY is aborted on every node");
         Assert.Contains(log, e => e.Pid == transactionPid && e.Message == "client disconnected without Terminate with an open transaction; it is rolled back on every node");
         foreach (var node in proxy.Nodes)

@@ -39,6 +39,9 @@ internal sealed class RawClient : IAsyncDisposable
 
     public void CloseSending() => _toServer.Writer.Complete();
 
+    /// <summary>Ends the connection as a reset would (the proxy's read fails with an IOException).</summary>
+    public void Reset() => _toServer.Writer.Complete(new IOException("Connection reset by peer"));
+
     public static byte[] Startup(string user, string database)
     {
         var writer = new ArrayBufferWriter<byte>();
