@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using PgPoolConsole.Proxy.Configuration;
 
 namespace PgPoolConsole.Api.Local;
 
@@ -110,19 +111,9 @@ internal static class PostgresConfigFiles
     public static string? ReadEffectiveSetting(string dataDirectory, string key)
     {
         var auto = Path.Combine(dataDirectory, "postgresql.auto.conf");
-        string? value = null;
-        if (File.Exists(auto))
-        {
-            foreach (var line in File.ReadLines(auto))
-            {
-                var separator = line.IndexOf('=', StringComparison.Ordinal);
-                if (separator > 0 && !line.StartsWith('#') && line[..separator].Trim() == key)
-                {
-                    value = Unquote(line[(separator + 1)..].Trim()); // the last one wins, as in PostgreSQL
-                }
-            }
-        }
-
+        var value = File.Exists(auto)
+            ? PgPoolConfigFile.Parse(File.ReadAllText(auto), auto).LastOrDefault(e => e.Key == key.ToLowerInvariant())?.Value // the last one wins, as in PostgreSQL
+            : null;
         return value ?? ReadManagedSetting(dataDirectory, key);
     }
 

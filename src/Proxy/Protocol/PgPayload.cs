@@ -90,14 +90,9 @@ public ref struct PgPayload
     /// <summary>Reads the C string payload of a one-string message (CommandComplete, Query).</summary>
     public static string SingleCString(in PgMessage message)
     {
+        // Decoded where it lies, split across buffer segments or not: a copy of a 100 MB query
+        // would be one more 100 MB the proxy holds while it runs.
         var payload = message.Payload;
-        if (payload.IsSingleSegment)
-        {
-            return new PgPayload(payload.FirstSpan, message.TypeChar).ReadCString();
-        }
-
-        // A message split across buffer segments (any large query) is decoded in place: a copy
-        // of a 100 MB query would be one more 100 MB the proxy holds while it runs.
         if (payload.PositionOf((byte)0) is not { } end)
         {
             throw new PgProtocolException($"invalid \"{message.TypeChar}\" message: unterminated string");

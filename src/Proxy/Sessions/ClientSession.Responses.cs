@@ -343,7 +343,7 @@ public sealed partial class ClientSession
 
     private static async ValueTask<FlushResult> SendInPiecesAsync(PipeWriter writer, ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
     {
-        await WriteRequestAsync(writer, request, cancellationToken);
+        await WriteInPiecesAsync(writer, request, cancellationToken);
         return await writer.FlushAsync(cancellationToken);
     }
 

@@ -129,44 +129,37 @@ public sealed class ProtocolEdgeCaseTests(ProxyFixture proxy) : IAsyncLifetime
         await AssertProxyStillServesAsync();
     }
 
+    /// <summary>Connects to <paramref name="database"/>, starts something, then leaves as <paramref name="leave"/> says; returns the session's pid.</summary>
+    private async Task<int> LeaveMidwayAsync(string database, Func<RawClient, Task> start, Action<RawClient> leave)
+    {
+        await using var client = new RawClient(Server);
+        await client.ConnectAsync(database);
+        var pid = proxy.Host.Store.Sessions.List().Single(s => s.Database == database).Id;
+        await start(client);
+        leave(client);
+        await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
+        return pid;
+    }
+
+    private static Func<RawClient, Task> OpenTransactionAsync(int id) => async client =>
+    {
+        await client.SendAsync(RawClient.Query($"BEGIN; INSERT INTO t VALUES ({id})"));
+        Assert.Equal("T", (await client.ReadUntilReadyAsync())[^1].Text);
+    };
+
     [Fact]
     public async Task ClientGoneMidCopyOrMidTransaction_NothingOfItIsKept_AndTheLogSaysSo()
     {
         var database = await proxy.CreateDatabaseAsync("clientgone");
         (await proxy.PsqlAsync(database, "CREATE TABLE t (id int)")).EnsureSuccess();
-        int copyPid;
-        await using (var client = new RawClient(Server))
+        var copyPid = await LeaveMidwayAsync(database, async client =>
         {
-            await client.ConnectAsync(database);
-            copyPid = proxy.Host.Store.Sessions.List().Single(s => s.Database == database).Id;
             await client.SendAsync(RawClient.Query("COPY t FROM STDIN"));
             Assert.Equal('G', Assert.Single(await client.ReadUntilAsync('G')).Type);
             await client.SendAsync(RawClient.Message('d', [.. "1\n2\n"u8]));
-            client.CloseSending();
-            await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
-        }
-
-        int transactionPid;
-        await using (var client = new RawClient(Server))
-        {
-            await client.ConnectAsync(database);
-            transactionPid = proxy.Host.Store.Sessions.List().Single(s => s.Database == database).Id;
-            await client.SendAsync(RawClient.Query("BEGIN; INSERT INTO t VALUES (3)"));
-            Assert.Equal("T", (await client.ReadUntilReadyAsync())[^1].Text);
-            client.CloseSending();
-            await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
-        }
-
-        int resetPid;
-        await using (var client = new RawClient(Server))
-        {
-            await client.ConnectAsync(database);
-            resetPid = proxy.Host.Store.Sessions.List().Single(s => s.Database == database).Id;
-            await client.SendAsync(RawClient.Query("BEGIN; INSERT INTO t VALUES (4)"));
-            Assert.Equal("T", (await client.ReadUntilReadyAsync())[^1].Text);
-            client.Reset();
-            await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
-        }
+        }, client => client.CloseSending());
+        var transactionPid = await LeaveMidwayAsync(database, OpenTransactionAsync(3), client => client.CloseSending());
+        var resetPid = await LeaveMidwayAsync(database, OpenTransactionAsync(4), client => client.Reset());
 
         var log = proxy.Host.Store.Log.Query(text: "disconnected");
         Assert.Contains(log, e => e.Pid == resetPid && e.Message == "client disconnected (Connection reset by peer) with an open transaction; it is rolled back on every node");
@@ -175,6 +168,21 @@ public sealed class ProtocolEdgeCaseTests(ProxyFixture proxy) : IAsyncLifetime
         foreach (var node in proxy.Nodes)
         {
             Assert.Equal(["0"], await NodeSql.ReadColumnAsync(node, database, "SELECT count(*)::text FROM t"));
+        }
+
+        await AssertProxyStillServesAsync();
+    }
+
+    [Fact]
+    public async Task QueryWithoutItsTerminatingZero_GetsFatalErrorNamingIt_AndTheProxyKeepsServing()
+    {
+        await using (var client = new RawClient(Server))
+        {
+            await client.ConnectAsync();
+            await client.SendAsync(RawClient.Message('Q', [.. "SELECT 1"u8]));
+
+            var reply = await client.ReadUntilReadyAsync();
+            Assert.Equal("FATAL 08P01 invalid \"Q\" message: unterminated string", Assert.Single(reply).Text);
         }
 
         await AssertProxyStillServesAsync();

@@ -10,7 +10,7 @@ namespace PgPoolConsole.Tests.Replication;
 [Collection(ProxyCollection.Name)]
 public sealed class ValueSettingsTests(ProxyFixture proxy) : IAsyncLifetime
 {
-    private const string Insert = "INSERT INTO v VALUES ({0}, now()::text, '2026-01-02'::date::text, to_char(now(), 'YYYY-MM-DD HH24'))";
+    private static string Insert(int id) => $"INSERT INTO v VALUES ({id}, now()::text, '2026-01-02'::date::text, to_char(now(), 'YYYY-MM-DD HH24'))";
 
     public Task InitializeAsync() => proxy.HealAsync();
 
@@ -35,9 +35,9 @@ public sealed class ValueSettingsTests(ProxyFixture proxy) : IAsyncLifetime
             "node 1 runs in its own time zone");
         (await proxy.PsqlAsync(database, "CREATE TABLE v (id int, stamp text, day text, hour text)")).EnsureSuccess();
 
-        (await proxy.PsqlAsync(database, string.Format(System.Globalization.CultureInfo.InvariantCulture, Insert, 1))).EnsureSuccess();
+        (await proxy.PsqlAsync(database, Insert(1))).EnsureSuccess();
         // RESET ALL and DISCARD ALL take each node back to its own defaults; the next statement runs after they are aligned again.
-        (await proxy.PsqlAsync(database, "RESET ALL", string.Format(System.Globalization.CultureInfo.InvariantCulture, Insert, 2), "DISCARD ALL", string.Format(System.Globalization.CultureInfo.InvariantCulture, Insert, 3))).EnsureSuccess();
+        (await proxy.PsqlAsync(database, "RESET ALL", Insert(2), "DISCARD ALL", Insert(3))).EnsureSuccess();
 
         var rows = new List<IReadOnlyList<string>>();
         foreach (var node in proxy.Nodes)
